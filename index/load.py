@@ -1,0 +1,121 @@
+"""Load: read a corpus folder into raw `SourceDoc`s, skipping files that cannot be read.
+
+    docs, skipped = load_corpus(Path("seeds"))
+    docs[0].source == "000_d2af82de5b2a880a.txt"
+    skipped == [Skipped("photo.png", "unsupported type .png")]
+
+Reads .txt, .md, .html/.htm (scripts, styles, navigation dropped) and .pdf, recursively, in sorted order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from qa.records import SourceDoc
+
+TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
+HTML_SUFFIXES = {".html", ".htm"}
+PDF_SUFFIXES = {".pdf"}
+SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES
+MAX_FILE_BYTES = 50 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Skipped:
+    source: str
+    reason: str
+
+
+class Unreadable(Exception):
+    """A file that is skipped; the message is the reason shown to the user."""
+
+
+def load_corpus(corpus_dir: Path) -> tuple[list[SourceDoc], list[Skipped]]:
+    docs: list[SourceDoc] = []
+    skipped: list[Skipped] = []
+    seen_hashes: dict[str, str] = {}
+    for path in _walk(corpus_dir):
+        source = path.relative_to(corpus_dir).as_posix()
+        try:
+            data = _read_bytes(path)
+            digest = hashlib.sha256(data).hexdigest()
+            if digest in seen_hashes:
+                raise Unreadable(f"duplicate of {seen_hashes[digest]}")
+            text = read_text(data, path.suffix.lower())
+            if not text.strip():
+                raise Unreadable("no text")
+        except Unreadable as e:
+            skipped.append(Skipped(source, str(e)))
+            continue
+        seen_hashes[digest] = source
+        docs.append(SourceDoc(source=source, text=text, file_hash=digest[:16]))
+    return docs, skipped
+
+
+def _walk(corpus_dir: Path) -> list[Path]:
+    """Files under corpus_dir in sorted order; symlinked folders are not followed, so loops cannot hang."""
+    files = []
+    for dirpath, dirnames, filenames in os.walk(corpus_dir, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        files.extend(Path(dirpath) / f for f in filenames if not f.startswith("."))
+    return sorted(files, key=lambda p: p.relative_to(corpus_dir).as_posix())
+
+
+def _read_bytes(path: Path) -> bytes:
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED:
+        raise Unreadable(f"unsupported type {suffix or '(none)'}")
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise Unreadable(f"too large ({size // 1_048_576} MiB > {MAX_FILE_BYTES // 1_048_576} MiB)")
+        return path.read_bytes()
+    except OSError as e:
+        raise Unreadable(f"cannot read ({e.strerror or e})") from e
+
+
+def read_text(data: bytes, suffix: str) -> str:
+    """Decode one file's bytes into plain text by its type."""
+    if suffix in PDF_SUFFIXES:
+        return _pdf_text(data)
+    if b"\x00" in data[:8192]:
+        raise Unreadable("binary file")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise Unreadable(f"not UTF-8 (byte {e.start})") from e
+    return _html_text(text) if suffix in HTML_SUFFIXES else text
+
+
+def _html_text(html: str) -> str:
+    from selectolax.parser import HTMLParser
+
+    tree = HTMLParser(html)
+    for node in tree.css("script, style, noscript, nav, header, footer, template, svg, form"):
+        node.decompose()
+    body = tree.body or tree.root
+    if body is None:
+        return ""
+    blocks = "p, h1, h2, h3, h4, h5, h6, li, td, th, pre, blockquote, dt, dd, title, div, section, article"
+    for node in body.css(blocks):
+        node.insert_after("\n")
+    title = tree.css_first("title")
+    text = body.text(separator="", strip=False)
+    if title is not None and title.text(strip=True) and title.text(strip=True) not in text[:500]:
+        text = title.text(strip=True) + "\n" + text
+    return text
+
+
+def _pdf_text(data: bytes) -> str:
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        return "\n\n".join(page.extract_text() or "" for page in reader.pages)
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as e:
+        raise Unreadable(f"broken PDF ({type(e).__name__})") from e

@@ -1,0 +1,34 @@
+"""Errors whose messages say what to do next; translated once at each edge (CLI, HTTP)."""
+
+
+class QAError(Exception):
+    """Base class: the message is one line a user can act on."""
+
+    http_status = 500
+
+
+class BadQuestionError(QAError):
+    http_status = 422
+
+
+class IndexNotBuiltError(QAError):
+    http_status = 503
+
+    def __init__(self, index_dir: object) -> None:
+        super().__init__(f"no index at {index_dir} — run `qa index` to build it")
+
+
+class IndexMismatchError(QAError):
+    http_status = 503
+
+
+class IndexCorruptError(QAError):
+    http_status = 503
+
+
+class ModelNotFoundError(QAError):
+    http_status = 503
+
+
+class CorpusError(QAError):
+    http_status = 400

@@ -1,0 +1,78 @@
+"""Generate: chat messages -> streamed text deltas from a local GGUF model (llama-cpp-python).
+
+    generator = LlamaCppGenerator(Path("data/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"))
+    "".join(generator.generate(prompt.messages))  # "Only 34 of the 57 signatories … [1]"
+    generator.last_usage == {"prompt_tokens": 231, "completion_tokens": 19}
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from pathlib import Path
+from typing import Iterator, Protocol
+
+from qa.errors import ModelNotFoundError
+
+
+class Generator(Protocol):
+    name: str
+    last_usage: dict[str, int]
+
+    def generate(self, messages: list[dict[str, str]], max_tokens: int = 96) -> Iterator[str]:
+        """Yield text deltas; greedy (temperature 0), so the same prompt gives the same answer."""
+        ...
+
+
+class LlamaCppGenerator:
+    def __init__(self, model_path: Path, n_ctx: int = 2048, n_threads: int = 2) -> None:
+        if not Path(model_path).is_file():
+            raise ModelNotFoundError(f"chat model {model_path} not found — run `qa setup` or set QA_MODEL_PATH")
+        from llama_cpp import Llama
+
+        self.name = Path(model_path).name
+        self.n_ctx = n_ctx
+        self.last_usage: dict[str, int] = {"prompt_tokens": 0, "completion_tokens": 0}
+        self._lock = threading.Lock()  # one generation at a time per model instance
+        with _quiet_stderr():
+            try:
+                self._llm = Llama(
+                    model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
+                    n_batch=512, verbose=False,
+                )  # fmt: skip
+            except (ValueError, RuntimeError) as e:
+                raise ModelNotFoundError(f"cannot load chat model {model_path} ({e}) — is it a GGUF file?") from e
+
+    def generate(self, messages: list[dict[str, str]], max_tokens: int = 96) -> Iterator[str]:
+        with self._lock:
+            completion = 0
+            stream = self._llm.create_chat_completion(
+                messages=messages, temperature=0.0, top_k=1, max_tokens=max_tokens, stream=True
+            )
+            try:
+                for chunk in stream:
+                    delta = chunk["choices"][0]["delta"].get("content")
+                    if delta:
+                        completion += 1
+                        yield delta
+            finally:
+                stream.close()
+                self.last_usage = {"prompt_tokens": max(0, self._llm.n_tokens - completion), "completion_tokens": completion}
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """llama.cpp prints its load log to fd 2 even with verbose=False on some builds."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)

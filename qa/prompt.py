@@ -1,0 +1,51 @@
+"""Prompt: numbered evidence + question -> the chat messages the model sees.
+
+    prompt = build_prompt("How many…?", [Evidence(n=1, header="Survey report (July 2022)", text="Only 34 …")])
+    prompt.messages[1]["content"].startswith("[1] Survey report (July 2022)")
+
+The system message is fixed and comes first, so llama.cpp keeps it in its cache between questions.
+Passage numbers here are the `[n]` that qa/cite.py reads back: n is the passage's rank, from 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+PROMPTS = Path(__file__).parent / "prompts"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Selected sentences of one passage, as shown to the model."""
+
+    n: int
+    header: str
+    text: str
+    spans: list[tuple[int, int]] = field(default_factory=list)  # sentence offsets into the cleaned source
+
+
+@dataclass(frozen=True)
+class Prompt:
+    messages: list[dict[str, str]]
+    evidence: list[Evidence]
+
+
+@lru_cache(maxsize=1)
+def _template():
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    env = Environment(loader=FileSystemLoader(PROMPTS), undefined=StrictUndefined, keep_trailing_newline=False)
+    return env.get_template("answer.j2")
+
+
+@lru_cache(maxsize=1)
+def system_prompt() -> str:
+    return (PROMPTS / "system.txt").read_text(encoding="utf-8").strip()
+
+
+def build_prompt(question: str, evidence: list[Evidence], previous_question: str = "") -> Prompt:
+    user = _template().render(passages=evidence, question=question, previous_question=previous_question)
+    messages = [{"role": "system", "content": system_prompt()}, {"role": "user", "content": user.strip()}]
+    return Prompt(messages, evidence)

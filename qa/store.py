@@ -1,0 +1,162 @@
+"""Store: the saved index — manifest, cleaned documents, chunks, vectors and a FAISS index — and its checks.
+
+    store = load_store(Path("index/store"), expected=manifest_settings(settings, embedder))
+    store.chunks[0].chunk_id == "000_d2af82de5b2a880a.txt#0"
+
+Layout of the folder (written whole to a temporary folder, then renamed into place):
+    manifest.json  docs.jsonl  chunks.jsonl  vectors.npy  faiss.index
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa.errors import IndexCorruptError, IndexMismatchError, IndexNotBuiltError
+from qa.records import Chunk, SourceDoc
+
+FORMAT_VERSION = 1
+APPROXIMATE_ABOVE = 50_000  # chunks; above this an HNSW index replaces exact search
+FILES = ("manifest.json", "docs.jsonl", "chunks.jsonl", "vectors.npy", "faiss.index")
+
+
+@dataclass
+class IndexStore:
+    manifest: dict[str, Any]
+    docs: dict[str, SourceDoc]
+    chunks: list[Chunk]
+    vectors: np.ndarray  # (len(chunks), dim), unit rows
+    faiss_index: Any
+
+    def search(self, query_vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(similarities, chunk indexes), each (n_queries, k); missing hits have index -1."""
+        k = min(k, len(self.chunks))
+        if k == 0:
+            empty = np.zeros((len(query_vectors), 0))
+            return empty, empty.astype(np.int64)
+        return self.faiss_index.search(np.ascontiguousarray(query_vectors, dtype=np.float32), k)
+
+
+def settings_fingerprint(embedding_model: str, dim: int, chunker: dict[str, int]) -> dict[str, Any]:
+    """The manifest fields that must match between the saved index and the running settings."""
+    return {"format_version": FORMAT_VERSION, "embedding_model": embedding_model, "dim": dim, "chunker": chunker}
+
+
+def build_faiss_index(vectors: np.ndarray) -> Any:
+    import faiss
+
+    dim = vectors.shape[1]
+    if len(vectors) > APPROXIMATE_ABOVE:
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efSearch = 128
+    else:
+        index = faiss.IndexFlatIP(dim)
+    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def save_store(
+    index_dir: Path, fingerprint: dict[str, Any], docs: list[SourceDoc], chunks: list[Chunk], vectors: np.ndarray
+) -> dict[str, Any]:
+    """Write the whole store to a temporary folder beside index_dir, then swap it into place."""
+    import faiss
+
+    index_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.tmp-", dir=index_dir.parent))
+    try:
+        faiss_index = build_faiss_index(vectors)
+        manifest = {
+            **fingerprint,
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "files": {d.source: d.file_hash for d in docs},
+            "n_chunks": len(chunks),
+            "index_type": type(faiss_index).__name__,
+        }
+        _write_jsonl(tmp / "docs.jsonl", (asdict(d) for d in docs))
+        _write_jsonl(tmp / "chunks.jsonl", (asdict(c) for c in chunks))
+        np.save(tmp / "vectors.npy", vectors.astype(np.float32))
+        faiss.write_index(faiss_index, str(tmp / "faiss.index"))
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))  # written last
+        _swap_into_place(tmp, index_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _swap_into_place(tmp: Path, index_dir: Path) -> None:
+    """Two renames; if interrupted between them, load_store falls back to the `.old` copy."""
+    old = index_dir.with_name(index_dir.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if index_dir.exists():
+        os.replace(index_dir, old)
+    os.replace(tmp, index_dir)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_jsonl(path: Path, rows: Any) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def read_manifest(index_dir: Path) -> dict[str, Any] | None:
+    path = _live_dir(index_dir) / "manifest.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        raise IndexCorruptError(f"index manifest {path} is unreadable ({e}) — run `qa index --rebuild`") from e
+
+
+def load_store(index_dir: Path, expected: dict[str, Any] | None = None) -> IndexStore:
+    """Load and check the store; a missing, damaged or mismatched one is an error saying what to run."""
+    manifest = read_manifest(index_dir)
+    if manifest is None:
+        raise IndexNotBuiltError(index_dir)
+    if expected is not None:
+        check_manifest(manifest, expected)
+    live = _live_dir(index_dir)
+    try:
+        import faiss
+
+        docs = [SourceDoc(**row) for row in _read_jsonl(live / "docs.jsonl")]
+        chunks = [Chunk(**row) for row in _read_jsonl(live / "chunks.jsonl")]
+        vectors = np.load(live / "vectors.npy")
+        faiss_index = faiss.read_index(str(live / "faiss.index"))
+    except (OSError, ValueError, TypeError, RuntimeError, KeyError) as e:
+        raise IndexCorruptError(f"index at {index_dir} is damaged ({type(e).__name__}) — run `qa index --rebuild`") from e
+    if not (len(chunks) == len(vectors) == faiss_index.ntotal == manifest.get("n_chunks")):
+        raise IndexCorruptError(f"index at {index_dir} is inconsistent — run `qa index --rebuild`")
+    return IndexStore(manifest, {d.source: d for d in docs}, chunks, vectors, faiss_index)
+
+
+def check_manifest(manifest: dict[str, Any], expected: dict[str, Any]) -> None:
+    for key, want in expected.items():
+        have = manifest.get(key)
+        if have != want:
+            raise IndexMismatchError(
+                f"index was built with {key}={have!r} but the settings ask for {want!r} — run `qa index --rebuild`"
+            )
+
+
+def _live_dir(index_dir: Path) -> Path:
+    """index_dir, or its `.old` copy when a swap was interrupted between its two renames."""
+    old = index_dir.with_name(index_dir.name + ".old")
+    if not (index_dir / "manifest.json").exists() and (old / "manifest.json").exists():
+        return old
+    return index_dir
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
