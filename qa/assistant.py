@@ -103,6 +103,7 @@ class Assistant:
     def ask_stream(self, question: str, history: list[dict[str, str]] | None = None) -> Iterator[Event]:
         question = check_question(question)
         s = self.settings
+        self.load()  # first call only: keeps model loading out of the timings
         started = time.perf_counter()
         previous = previous_question(history or [])
         query = standalone_query(question, previous)

@@ -39,6 +39,10 @@ class SentenceTransformerEmbedder:
         if not Path(model_path).is_dir():
             raise ModelNotFoundError(f"embedding model folder {model_path} not found — set QA_EMBEDDING_MODEL_PATH")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
+        transformers_logging.set_verbosity_error()
 
         self._model = SentenceTransformer(str(model_path), device="cpu", local_files_only=True)
         dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
