@@ -92,7 +92,10 @@ def build_index(
 
 def _previous(index_dir: Path, fingerprint: dict) -> tuple[dict[str, str], dict[str, np.ndarray]]:
     """The old index's file hashes and vectors by chunk hash; nothing if there is no usable old index."""
-    manifest = read_manifest(index_dir)
+    try:
+        manifest = read_manifest(index_dir)
+    except QAError:
+        return {}, {}  # an unreadable manifest: rebuild everything
     if manifest is None:
         return {}, {}
     try:

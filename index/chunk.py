@@ -61,7 +61,10 @@ def find_sections(doc: SourceDoc) -> list[Section]:
         last = starts[k + 1] if k + 1 < len(starts) else len(lines)
         title, fields = extract_metadata(lines[first:last])
         is_preamble = first == 0 and not _starts_section(lines, 0)
-        section_title = doc.title if is_preamble or not title else lines[first].lstrip("# ").strip()
+        if lines[first].startswith("#"):
+            section_title = lines[first].lstrip("# ").strip() or doc.title
+        else:
+            section_title = doc.title if is_preamble or not title else lines[first]
         metadata = dict(doc.metadata) if is_preamble else fields
         sections.append(Section(section_title, offsets[first], offsets[last] - 1, metadata))
     return sections

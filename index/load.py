@@ -38,7 +38,9 @@ def load_corpus(corpus_dir: Path) -> tuple[list[SourceDoc], list[Skipped]]:
     docs: list[SourceDoc] = []
     skipped: list[Skipped] = []
     seen_hashes: dict[str, str] = {}
-    for path in _walk(corpus_dir):
+    files, linked_dirs = _walk(corpus_dir)
+    skipped += [Skipped(d, "symlinked folder not followed") for d in linked_dirs]
+    for path in files:
         source = path.relative_to(corpus_dir).as_posix()
         try:
             data = _read_bytes(path)
@@ -56,13 +58,14 @@ def load_corpus(corpus_dir: Path) -> tuple[list[SourceDoc], list[Skipped]]:
     return docs, skipped
 
 
-def _walk(corpus_dir: Path) -> list[Path]:
-    """Files under corpus_dir in sorted order; symlinked folders are not followed, so loops cannot hang."""
-    files = []
+def _walk(corpus_dir: Path) -> tuple[list[Path], list[str]]:
+    """Files under corpus_dir in sorted order, and the symlinked folders left out (so loops cannot hang)."""
+    files, linked = [], []
     for dirpath, dirnames, filenames in os.walk(corpus_dir, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        linked += [(Path(dirpath) / d).relative_to(corpus_dir).as_posix() for d in dirnames if (Path(dirpath) / d).is_symlink()]
         files.extend(Path(dirpath) / f for f in filenames if not f.startswith("."))
-    return sorted(files, key=lambda p: p.relative_to(corpus_dir).as_posix())
+    return sorted(files, key=lambda p: p.relative_to(corpus_dir).as_posix()), sorted(linked)
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -92,7 +95,7 @@ def read_text(data: bytes, suffix: str) -> str:
 
 
 def _html_text(html: str) -> str:
-    from selectolax.parser import HTMLParser
+    from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
     tree = HTMLParser(html)
     for node in tree.css("script, style, noscript, nav, header, footer, template, svg, form"):
@@ -112,10 +115,9 @@ def _html_text(html: str) -> str:
 
 def _pdf_text(data: bytes) -> str:
     from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
 
     try:
         reader = PdfReader(io.BytesIO(data))
         return "\n\n".join(page.extract_text() or "" for page in reader.pages)
-    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as e:
+    except Exception as e:  # pypdf parses untrusted bytes and can fail in many ways; any of them means skip
         raise Unreadable(f"broken PDF ({type(e).__name__})") from e

@@ -90,4 +90,9 @@ def _title(lines: list[str]) -> tuple[str, str]:
 
 def _is_label(line: str) -> bool:
     """A short word label such as "Press release" (no digits, no bullet, at most three words)."""
-    return 1 <= len(line.split()) <= 3 and not line.startswith("- ") and not any(c.isdigit() for c in line)
+    return (
+        1 <= len(line.split()) <= 3
+        and not line.startswith(("- ", "#"))
+        and not any(c.isdigit() for c in line)
+        and not line.rstrip().endswith((".", "!", "?"))
+    )

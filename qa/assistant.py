@@ -131,7 +131,7 @@ class Assistant:
 
         sources = {p.source: self.store.docs[p.source].text for p in passages}
         cited = cite(query, raw, passages, sources, s.min_support)
-        reason = answer_refusal(raw, cited)
+        reason = answer_refusal(query, raw, cited)
         if reason:
             yield _refusal(question, query, passages, timings, started, reason)
             return

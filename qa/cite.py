@@ -5,9 +5,9 @@
     result.citations[0].quote == "Another glaring problem was highlighted that only 34 of the 57 …"
 
 The answer is cut into claims: the text up to each group of markers, or each sentence. A claim is backed by
-the passage sentence that contains most of what the claim adds to the question (numbers must all match).
-The cited passage keeps the citation if one of its sentences backs the claim about as well as the best one;
-otherwise the citation moves to the passage that does; a claim nothing backs loses its marker.
+the fewest passage sentences that contain what it adds to the question (its numbers must all match); the
+model's own passage wins ties, otherwise the citation moves to the passage that backs the claim, and a
+claim nothing backs loses its marker.
 Every quote is checked to be the exact text at its offsets in the cleaned source.
 """
 
@@ -23,7 +23,6 @@ from qa.tokens import numbers, terms
 MARKERS = re.compile(r"\s*((?:\[\d+(?:\s*,\s*\d+)*\]\s*)+)")
 NUMBER_IN_MARKER = re.compile(r"\d+")
 MIN_SUPPORT = 0.5
-KEEP_MARGIN = 0.15  # the model's own choice is kept if it is this close to the best passage
 
 
 @dataclass(frozen=True)
@@ -39,6 +38,8 @@ class CiteResult:
     citations: list[Citation]
     claims: int  # claims that say something beyond the question
     supported: int  # of those, how many a passage backs
+    backed_numbers: frozenset[str] = frozenset()  # numbers the answer adds that a quote backs
+    unmatched_question_numbers: frozenset[str] = frozenset()  # numbers asked about, absent from cited documents
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,12 @@ class _Sentence:
     terms: frozenset[str]
     numbers: frozenset[str]
     chunk_id: str
-    context_numbers: frozenset[str]  # numbers in the passage's title and date
+    context_numbers: frozenset[str]  # numbers anywhere in the sentence's source document and its date
+    context_terms: frozenset[str]  # terms of the passage's title, which the model also sees
+
+    @property
+    def covers(self) -> frozenset[str]:
+        return self.terms | self.context_terms
 
 
 def cite(
@@ -62,25 +68,32 @@ def cite(
     parts: list[str] = []
     citations: dict[tuple[int, int], Citation] = {}
     n_claims = n_supported = 0
+    backed_numbers: set[str] = set()
+    cited_context: set[str] = set()
     for claim in claims:
         text = clean[claim.start : claim.end]
         new_terms = set(terms(text)) - question_terms
-        best = _best_support(new_terms, numbers(text), question_numbers, sentences, claim.cited, min_support)
+        backing = back_claim(new_terms, numbers(text), question_numbers, sentences, claim.cited, min_support)
         n_claims += bool(new_terms)
-        if best is None:
+        if not backing:
             parts.append(text)
             continue
         n_supported += 1
-        sentence, score = best
-        citations.setdefault(
-            (sentence.n, sentence.start),
-            Citation(sentence.n, passages[sentence.n - 1].source, sentence.text, sentence.start, sentence.end,
-                     round(score, 3), sentence.chunk_id),
-        )  # fmt: skip
+        backed_numbers |= numbers(text) & set().union(*(s.numbers for s in backing))
+        cited_context |= set().union(*(s.context_numbers for s in backing))
+        score = backing_score(new_terms, backing)
+        for sentence in backing:
+            citations.setdefault(
+                (sentence.n, sentence.start),
+                Citation(sentence.n, passages[sentence.n - 1].source, sentence.text, sentence.start, sentence.end,
+                         score, sentence.chunk_id),
+            )  # fmt: skip
         cut = re.search(r"[\s.,;:!?]*$", text).start()
-        parts.append(f"{text[:cut]} [{sentence.n}]{text[cut:]}")
+        markers = "".join(f"[{n}]" for n in dict.fromkeys(s.n for s in backing))
+        parts.append(f"{text[:cut]} {markers}{text[cut:]}")
     ordered = sorted(citations.values(), key=lambda c: (c.n, c.start))
-    return CiteResult("".join(parts).strip(), ordered, n_claims, n_supported)
+    unmatched = frozenset(question_numbers - cited_context) if citations else frozenset(question_numbers)
+    return CiteResult("".join(parts).strip(), ordered, n_claims, n_supported, frozenset(backed_numbers), unmatched)
 
 
 def split_claims(answer: str) -> tuple[str, list[Claim]]:
@@ -112,55 +125,68 @@ def _strip_markers(answer: str) -> tuple[str, list[tuple[int, list[int]]]]:
     return clean + answer[position:], marks
 
 
-def _best_support(
+def back_claim(
     new_terms: set[str],
     claim_numbers: set[str],
     question_numbers: set[str],
     sentences: list[_Sentence],
     cited: list[int],
     min_support: float,
-) -> tuple[_Sentence, float] | None:
-    if not new_terms:
-        return None
-    scored = [(s, support(new_terms, claim_numbers, question_numbers, s)) for s in sentences]
-    if not scored:
-        return None
-    best = max(scored, key=lambda x: x[1])
-    if best[1] < min_support:
-        return None
-    own = [x for x in scored if x[0].n in cited]
-    if own:
-        best_own = max(own, key=lambda x: x[1])
-        if best_own[1] >= min_support and best_own[1] >= best[1] - KEEP_MARGIN:
-            return best_own
-    return best
+    max_sentences: int = 3,
+) -> list[_Sentence]:
+    """The fewest passage sentences (up to three) that together back a claim, or [] if they do not.
 
-
-def support(new_terms: set[str], claim_numbers: set[str], question_numbers: set[str], sentence: _Sentence) -> float:
-    """Share of the claim's new terms found in the sentence; 0 if a number of the claim is missing.
-
-    Numbers the claim adds must be in the sentence; numbers it repeats from the question (a year asked
-    about) must be in the sentence or in its passage's date, so "Malta chairs in 2025" is not backed by a
-    2024 sentence about Malta.
+    Backing means: every number the claim adds is in a chosen sentence; every number it repeats from the
+    question (a year asked about) is in the sentence or elsewhere in its source document, so "Malta chairs
+    in 2025" is not backed by a 2024 press release about Malta; and at least `min_support` of the claim's
+    new terms are in the chosen sentences or their passage titles. On ties the model's own passage wins.
     """
-    if (claim_numbers - question_numbers) - sentence.numbers:
-        return 0.0
-    if (claim_numbers & question_numbers) - sentence.numbers - sentence.context_numbers:
-        return 0.0
-    return len(new_terms & sentence.terms) / len(new_terms)
+    if not new_terms:
+        return []
+    required = claim_numbers - question_numbers
+    asked = claim_numbers & question_numbers
+    pool = [s for s in sentences if asked <= s.numbers | s.context_numbers]
+    chosen: list[_Sentence] = []
+    terms_left, numbers_left = set(new_terms), set(required)
+    for _ in range(max_sentences):
+        gains = [
+            # title words count for backing, but a sentence's own words break ties between its sentences
+            (len(terms_left & s.covers) + 0.1 * len(terms_left & s.terms) + 2 * len(numbers_left & s.numbers)
+             + 0.5 * (s.n in cited), s)
+            for s in pool
+        ]  # fmt: skip
+        gain, best = max(gains, key=lambda g: g[0], default=(0, None))
+        if best is None or gain < 1:
+            break
+        chosen.append(best)
+        terms_left -= best.covers
+        numbers_left -= best.numbers
+        if not terms_left and not numbers_left:
+            break
+    if numbers_left or backing_score(new_terms, chosen) < min_support:
+        return []
+    return chosen
+
+
+def backing_score(new_terms: set[str], backing: list[_Sentence]) -> float:
+    """Share of the claim's new terms found in the backing sentences (or their passage titles)."""
+    covered = set().union(*(s.covers for s in backing)) if backing else set()
+    return round(len(new_terms & covered) / len(new_terms), 3) if new_terms else 0.0
 
 
 def _passage_sentences(passages: list[Passage], sources: dict[str, str]) -> list[_Sentence]:
     out = []
+    document_numbers = {source: numbers(text) for source, text in sources.items()}
     for n, p in enumerate(passages, start=1):
         source_text = sources.get(p.source, "")
-        context = frozenset(numbers(f"{p.title} {p.metadata.get('date', '')}"))
+        context = frozenset(document_numbers.get(p.source, set()) | numbers(p.metadata.get("date", "")))
+        title_terms = frozenset(terms(p.title))
         for s, e in sentence_spans(p.text):
             start, end = p.start + s, p.start + e
             text = p.text[s:e]
             if source_text[start:end] != text:  # the quote must be the cleaned source's own text
                 continue
             out.append(
-                _Sentence(n, start, end, text, frozenset(terms(text)), frozenset(numbers(text)), p.chunk_id, context)
+                _Sentence(n, start, end, text, frozenset(terms(text)), frozenset(numbers(text)), p.chunk_id, context, title_terms)
             )
     return out

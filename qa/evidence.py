@@ -20,6 +20,7 @@ from qa.tokens import terms
 
 LEXICAL_WEIGHT = 0.3
 HEADER_WORDS = 10
+ANAPHORS = {"these", "this", "they", "it", "he", "she", "his", "her", "their", "its", "such", "those", "that", "there"}
 RELATIVE_CUTOFF = 0.3  # sentences scoring this far below the best one are left out of the prompt
 
 
@@ -40,7 +41,8 @@ def select_evidence(
         return []
     scores = score_sentences(question, question_vector, [c[3] for c in candidates], embedder)
     ranked = np.argsort(-scores, kind="stable")[:n_sentences]
-    chosen = sorted(int(i) for i in ranked if scores[i] >= scores[ranked[0]] - RELATIVE_CUTOFF)
+    chosen = {int(i) for i in ranked if scores[i] >= scores[ranked[0]] - RELATIVE_CUTOFF}
+    chosen = sorted(chosen | _neighbours(chosen, candidates))
     evidence = []
     for n, passage in enumerate(passages[:n_passages], start=1):
         picked = [candidates[i] for i in chosen if candidates[i][0] == n]
@@ -49,6 +51,23 @@ def select_evidence(
                            for i, c in enumerate(picked))  # fmt: skip
             evidence.append(Evidence(n, passage_header(passage), text, [(c[1], c[2]) for c in picked]))
     return evidence
+
+
+def _neighbours(chosen: set[int], candidates: list[tuple]) -> set[int]:
+    """Sentences that a chosen one depends on or that continue it: "These include …", "He said …"."""
+    extra = set()
+    for i in chosen:
+        if i + 1 < len(candidates) and candidates[i + 1][0] == candidates[i][0]:
+            if _is_anaphoric(candidates[i + 1][3]) or candidates[i][3].endswith(":"):
+                extra.add(i + 1)
+        if i > 0 and candidates[i - 1][0] == candidates[i][0] and _is_anaphoric(candidates[i][3]):
+            extra.add(i - 1)
+    return extra
+
+
+def _is_anaphoric(sentence: str) -> bool:
+    first = sentence.lstrip("“\"'‘(").split(" ", 1)[0].lower()
+    return first in ANAPHORS
 
 
 def _new_line(passage: Passage, before: tuple, after: tuple) -> bool:

@@ -1,14 +1,16 @@
 """Prompt: numbered evidence + question -> the chat messages the model sees.
 
     prompt = build_prompt("How many…?", [Evidence(n=1, header="Survey report (July 2022)", text="Only 34 …")])
-    prompt.messages[1]["content"].startswith("[1] Survey report (July 2022)")
+    prompt.messages[-1]["content"].startswith("[1] Survey report (July 2022)")
 
-The system message is fixed and comes first, so llama.cpp keeps it in its cache between questions.
+The system message and a worked example are fixed and come first, so llama.cpp keeps them in its cache
+between questions: the example costs prompt time once per process, not per answer.
 Passage numbers here are the `[n]` that qa/cite.py reads back: n is the passage's rank, from 1.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -41,11 +43,14 @@ def _template():
 
 
 @lru_cache(maxsize=1)
-def system_prompt() -> str:
-    return (PROMPTS / "system.txt").read_text(encoding="utf-8").strip()
+def fixed_prefix() -> tuple[dict[str, str], ...]:
+    """The system message and a worked example: the same for every question, so llama.cpp caches them."""
+    system = {"role": "system", "content": (PROMPTS / "system.txt").read_text(encoding="utf-8").strip()}
+    example = json.loads((PROMPTS / "example.json").read_text(encoding="utf-8"))
+    return (system, *example)
 
 
 def build_prompt(question: str, evidence: list[Evidence], previous_question: str = "") -> Prompt:
     user = _template().render(passages=evidence, question=question, previous_question=previous_question)
-    messages = [{"role": "system", "content": system_prompt()}, {"role": "user", "content": user.strip()}]
+    messages = [*fixed_prefix(), {"role": "user", "content": user.strip()}]
     return Prompt(messages, evidence)

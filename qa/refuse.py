@@ -7,7 +7,10 @@ Signals, in order (the small local models never refuse by themselves, so none of
   low_similarity  the best passage is far from the question (off-topic questions; skips generation)
   model_declined  the model said the passages do not answer
   unsupported     no claim of the answer is backed by a sentence of the passages (cite.py)
-  partly_supported  the answer's main claim is not backed, though a side remark is
+  partly_supported  most claims of the answer are not backed
+  question_numbers_unmatched  a number or year the question asks about ("the 23rd conference", "in 2026")
+                  appears in none of the cited documents
+  no_quantity     the question asks for a quantity or date and the answer backs none
 """
 
 from __future__ import annotations
@@ -17,6 +20,11 @@ import re
 from qa.cite import CiteResult
 from qa.records import Passage
 
+QUANTITY_QUESTION = re.compile(
+    r"\b(how (many|much|long|old|often)|what (percentage|percent|share|proportion|number|fraction|date|year)"
+    r"|which (date|year)|in what year|when (was|were|did|is|will))\b",
+    re.IGNORECASE,
+)
 REFUSAL_TEXT = "The documents do not contain an answer to this question."
 DECLINED = re.compile(
     r"documents do not (say|contain|mention|provide|specify)|(passages|documents|text|context) (do|does) not"
@@ -35,7 +43,7 @@ def retrieval_refusal(passages: list[Passage], min_similarity: float) -> str:
     return ""
 
 
-def answer_refusal(raw_answer: str, cited: CiteResult) -> str:
+def answer_refusal(question: str, raw_answer: str, cited: CiteResult) -> str:
     """Reason to refuse after generating, or ""."""
     if DECLINED.search(raw_answer):
         return "model_declined"
@@ -43,4 +51,8 @@ def answer_refusal(raw_answer: str, cited: CiteResult) -> str:
         return "unsupported"
     if cited.supported * 2 < cited.claims:
         return "partly_supported"
+    if cited.unmatched_question_numbers:
+        return "question_numbers_unmatched"
+    if QUANTITY_QUESTION.search(question) and not cited.backed_numbers:
+        return "no_quantity"
     return ""

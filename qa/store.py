@@ -95,9 +95,10 @@ def save_store(
 def _swap_into_place(tmp: Path, index_dir: Path) -> None:
     """Two renames; if interrupted between them, load_store falls back to the `.old` copy."""
     old = index_dir.with_name(index_dir.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
     if index_dir.exists():
+        shutil.rmtree(old, ignore_errors=True)
         os.replace(index_dir, old)
+    # else `.old` may be the only live copy (an earlier swap was cut short): keep it until the new one is in
     os.replace(tmp, index_dir)
     shutil.rmtree(old, ignore_errors=True)
 
@@ -133,7 +134,7 @@ def load_store(index_dir: Path, expected: dict[str, Any] | None = None) -> Index
         chunks = [Chunk(**row) for row in _read_jsonl(live / "chunks.jsonl")]
         vectors = np.load(live / "vectors.npy")
         faiss_index = faiss.read_index(str(live / "faiss.index"))
-    except (OSError, ValueError, TypeError, RuntimeError, KeyError) as e:
+    except (OSError, EOFError, ValueError, TypeError, RuntimeError, KeyError) as e:
         raise IndexCorruptError(f"index at {index_dir} is damaged ({type(e).__name__}) — run `qa index --rebuild`") from e
     if not (len(chunks) == len(vectors) == faiss_index.ntotal == manifest.get("n_chunks")):
         raise IndexCorruptError(f"index at {index_dir} is inconsistent — run `qa index --rebuild`")

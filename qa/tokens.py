@@ -51,5 +51,8 @@ def terms(text: str) -> list[str]:
 
 
 def numbers(text: str) -> set[str]:
-    """Numbers written with digits, separators removed: numbers("1,200 and 75%") == {"1200", "75"}."""
-    return {n.replace(",", "") for n in NUMBER.findall(text)}
+    """Numbers in digits or words ("one" aside), separators removed: numbers("1,200, seven and 75%") ==
+    {"1200", "7", "75"}."""
+    found = {n.replace(",", "") for n in NUMBER.findall(text)}
+    found.update(NUMBER_WORDS[w] for w in WORD.findall(text.lower()) if w in NUMBER_WORDS and w != "one")
+    return found

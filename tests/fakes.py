@@ -1,0 +1,90 @@
+"""Deterministic stand-ins for the models, behind the same one-method protocols as the real ones.
+
+    embedder = FakeEmbedder()
+    embedder.embed(["34 of the 57 signatories"]).shape == (1, 64)     # unit rows, float32
+    "".join(FakeGenerator("Only 34 do [1].").generate(messages)) == "Only 34 do [1]."
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Callable, Iterator
+
+import numpy as np
+
+from qa.tokens import terms
+
+BIAS = 0  # the dimension an all-zero row is put on, so every row has unit length
+
+
+class FakeEmbedder:
+    """A hashed bag of `qa.tokens.terms`: texts that share words have a positive cosine, others ~0."""
+
+    name = "fake-hash-embedder"
+    dim = 64
+
+    def __init__(self) -> None:
+        self.embedded = 0  # texts embedded so far, to check what incremental re-indexing re-embeds
+        self.calls = 0
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        self.calls += 1
+        self.embedded += len(texts)
+        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for term in terms(text):
+                vectors[row, _bucket(term, self.dim)] += 1.0
+            if not vectors[row].any():
+                vectors[row, BIAS] = 1.0
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def _bucket(term: str, dim: int) -> int:
+    """A stable bucket in 1..dim-1 (Python's own hash() changes between runs); 0 is the bias."""
+    digest = hashlib.blake2b(term.encode("utf-8"), digest_size=4).digest()
+    return 1 + int.from_bytes(digest, "little") % (dim - 1)
+
+
+class FailingEmbedder(FakeEmbedder):
+    """Raises on its `fail_on`-th call to embed, like a model that runs out of memory mid-build."""
+
+    def __init__(self, fail_on: int = 2) -> None:
+        super().__init__()
+        self.fail_on = fail_on
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if self.calls + 1 == self.fail_on:
+            self.calls += 1
+            raise RuntimeError("embedder failed on purpose")
+        return super().embed(texts)
+
+
+Reply = str | Callable[[list[dict[str, str]]], str]
+
+
+class FakeGenerator:
+    """Streams a scripted reply in several pieces; `reply` is the text or a function of the messages."""
+
+    name = "fake-generator"
+
+    def __init__(self, reply: Reply = "The documents do not say.") -> None:
+        self.reply = reply
+        self.last_usage: dict[str, int] = {"prompt_tokens": 0, "completion_tokens": 0}
+        self.calls: list[list[dict[str, str]]] = []  # the messages of each call
+
+    def generate(self, messages: list[dict[str, str]], max_tokens: int = 96) -> Iterator[str]:
+        self.calls.append(messages)
+        text = self.reply(messages) if callable(self.reply) else self.reply
+        pieces = _pieces(text)
+        for piece in pieces:
+            yield piece
+        prompt_words = sum(len(m["content"].split()) for m in messages)
+        self.last_usage = {"prompt_tokens": prompt_words, "completion_tokens": len(pieces)}
+
+
+def _pieces(text: str) -> list[str]:
+    """"Only 34 do [1]." -> ["Only", " 34", " do", " [1]."]: word-sized deltas that join back exactly."""
+    pieces: list[str] = []
+    for word in text.split(" "):
+        pieces.append(word if not pieces else " " + word)
+    return [p for p in pieces if p]

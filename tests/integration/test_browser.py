@@ -1,0 +1,186 @@
+"""The chat page in a real browser: Debian's chromium (headless) against `qa serve` with the default model.
+
+Type the question, press Enter, watch the answer stream, click its citation, see the quote highlighted in
+the document. Prints the time from Enter to the first streamed token in the page; screenshots go to
+tests/artifacts/ (chat.png, chat-375.png, source.png).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+QA = Path(sys.executable).with_name("qa")
+QUESTION = "What percentage of sex trafficking victims are advertised online?"
+ANSWER_SECONDS = 240  # a 2-core CPU shared with other work can be slow
+
+# Records, in the page's own clock, when Enter goes down in the question box and when the first
+# streamed text appears in an answer; the page itself has no test hooks.
+INSTRUMENT = """
+window.__enterAt = null; window.__firstTokenAt = null;
+document.getElementById("question").addEventListener("keydown", (e) => {
+  if (e.key === "Enter" && !e.shiftKey && window.__enterAt === null) window.__enterAt = performance.now();
+}, true);
+new MutationObserver(() => {
+  const draft = document.querySelector(".message.assistant .answer-text");
+  if (window.__firstTokenAt === null && draft && draft.textContent.trim()) window.__firstTokenAt = performance.now();
+}).observe(document.getElementById("conversation"), {childList: true, subtree: true, characterData: true});
+"""
+
+
+def ensure_chromium() -> None:
+    """Debian's chromium and its driver, from apt: never a browser download."""
+    if CHROMIUM.exists() and CHROMEDRIVER.exists():
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        pytest.skip("chromium is not installed and cannot be installed with apt-get here")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "chromium", "chromium-driver"], check=True, env=env)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The real `qa serve`, with the default model and the index of seeds/ (set up once if missing)."""
+    if not (ROOT / "index" / "store" / "manifest.json").exists() or not list((ROOT / "data").glob("models/*.gguf")):
+        subprocess.run([str(QA), "setup"], cwd=ROOT, check=True)
+    port = free_port()
+    log = (tmp_path_factory.mktemp("serve") / "serve.log").open("w")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    process = subprocess.Popen([str(QA), "serve", "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            assert process.poll() is None, f"qa serve exited; see {log.name}"
+            try:
+                if httpx.get(f"{base}/api/health", timeout=2).json().get("ready"):
+                    break
+            except (httpx.TransportError, ValueError):
+                pass
+            time.sleep(0.5)
+        else:
+            pytest.fail(f"the server was not ready within 240 s; see {log.name}")
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    ensure_chromium()
+    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager must never fetch a driver or a browser
+    os.environ.setdefault("SE_AVOID_STATS", "true")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+                f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}", "--window-size=1280,900"):  # fmt: skip
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    yield driver
+    driver.quit()
+
+
+def test_ask_stream_cite_and_highlight_in_the_browser(server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    driver, wait = browser, WebDriverWait(browser, ANSWER_SECONDS)
+    driver.get(f"{server}/")
+    wait.until(EC.text_to_be_present_in_element((By.ID, "status"), "Ready"))
+    driver.execute_script(INSTRUMENT)
+
+    box = driver.find_element(By.ID, "question")
+    assert driver.switch_to.active_element == box, "the question box has focus on load"
+    box.send_keys(QUESTION)
+    box.send_keys(Keys.ENTER)
+
+    wait.until(lambda d: d.execute_script("return window.__firstTokenAt !== null"))
+    first_token_s = driver.execute_script("return (window.__firstTokenAt - window.__enterAt) / 1000")
+    print(f"\ntime from Enter to the first streamed token in the page: {first_token_s:.2f} s")
+
+    answer = wait.until(EC.visibility_of_element_located((By.CSS_SELECTOR, ".message.assistant .timing")))
+    wait.until(lambda d: answer.text.strip())
+    text = driver.find_element(By.CSS_SELECTOR, ".message.assistant .answer-text")
+    assert "draft" not in text.get_attribute("class")
+    assert "75" in text.text, text.text
+    print(f"answer: {text.text}\ntimings: {answer.text}")
+    quote = driver.find_element(By.CSS_SELECTOR, ".message.assistant .sources .passage mark")
+    assert "75%" in quote.text
+    assert box.get_attribute("value") == "" and driver.find_element(By.ID, "send").is_enabled()
+    driver.save_screenshot(str(ARTIFACTS / "chat.png"))
+
+    marker = driver.find_element(By.CSS_SELECTOR, ".message.assistant .answer-text a.marker")
+    chat_window = driver.current_window_handle
+    marker.click()
+    wait.until(lambda d: len(d.window_handles) == 2)
+    driver.switch_to.window(next(h for h in driver.window_handles if h != chat_window))
+    mark = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "mark#hl")))
+    assert "75%" in mark.text
+    in_view = driver.execute_script(
+        "const r = arguments[0].getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight;", mark
+    )
+    assert in_view, "the highlighted quote is scrolled into view"
+    driver.save_screenshot(str(ARTIFACTS / "source.png"))
+    driver.close()
+    driver.switch_to.window(chat_window)
+
+    driver.set_window_size(375, 812)
+    driver.execute_script("document.querySelector('.message.assistant').scrollIntoView({block: 'start'})")
+    overflow = driver.execute_script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, f"the page is {overflow}px wider than a 375px screen"
+    driver.save_screenshot(str(ARTIFACTS / "chat-375.png"))
+
+
+def test_stop_ends_the_answer_and_the_page_stays_usable(server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver, wait = browser, WebDriverWait(browser, ANSWER_SECONDS)
+    driver.set_window_size(1280, 900)
+    box = driver.find_element(By.ID, "question")
+    box.send_keys("How many of the 57 OSCE signatories criminalise the use of victims of trafficking?")
+    box.send_keys(Keys.ENTER)
+    stop = driver.find_element(By.ID, "stop")
+    wait.until(lambda d: stop.is_enabled())
+    stop.click()
+    notice = wait.until(EC.visibility_of_element_located((By.CSS_SELECTOR, ".message.assistant:last-of-type .notice")))
+    assert "Stopped" in notice.text
+    assert driver.find_element(By.ID, "send").is_enabled() and not stop.is_enabled()
+
+    driver.find_element(By.ID, "clear").click()
+    assert driver.find_elements(By.CSS_SELECTOR, ".message") == []
+    assert httpx.get(f"{server}/api/health", timeout=5).json()["ready"]

@@ -1,0 +1,205 @@
+"""index/build.py: incremental re-indexing embeds only chunks whose text changed."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import asdict
+
+import numpy as np
+import pytest
+
+from fakes import FakeEmbedder
+from index.build import ChunkerSettings, build_index
+from qa.errors import CorpusError, IndexMismatchError
+from qa.store import FILES, load_store
+
+SURVEY = "002_1544d809993e5293.txt"
+NEWS = "004_c02d08bf38d297e0.txt"
+
+
+def chunk_ids(store, source: str) -> list[str]:
+    return [c.chunk_id for c in store.chunks if c.source == source]
+
+
+def assert_vectors_are_fresh(store) -> None:
+    """Reused vectors sit beside the right chunks: they equal a from-scratch embedding."""
+    fresh = FakeEmbedder().embed([c.embed_text for c in store.chunks])
+    assert np.allclose(store.vectors, fresh, atol=1e-6)
+
+
+def files(index_dir) -> dict[str, bytes]:
+    return {name: (index_dir / name).read_bytes() for name in FILES}
+
+
+def test_first_build_embeds_every_chunk(built_index):
+    report = built_index.report
+    assert (report.files, report.embedded, report.reused) == (5, report.chunks, 0)
+    assert report.added == sorted(p.name for p in built_index.corpus_dir.iterdir())
+    assert report.chunks == built_index.embedder.embedded == 39
+    assert report.summary().startswith("5 files, 39 chunks (39 embedded, 0 reused); +5 ~0 -0 files; 0 skipped")
+
+
+def test_second_build_is_a_no_op(built_index):
+    before = files(built_index.index_dir)
+    report = build_index(built_index.corpus_dir, built_index.index_dir, built_index.embedder)
+    assert report.unchanged and report.embedded == 0 and report.reused == report.chunks == 39
+    assert built_index.embedder.embedded == 39  # nothing embedded a second time
+    assert files(built_index.index_dir) == before  # not even rewritten
+    assert report.summary() == "index is up to date: 5 files, 39 chunks; 0 skipped"
+
+
+def test_rebuild_embeds_everything_again(built_index):
+    report = build_index(built_index.corpus_dir, built_index.index_dir, built_index.embedder, rebuild=True)
+    assert not report.unchanged and report.embedded == 39 and built_index.embedder.embedded == 78
+
+
+def test_changing_a_title_re_embeds_only_that_files_chunks(built_index):
+    embedder, path = built_index.embedder, built_index.corpus_dir / SURVEY
+    old = load_store(built_index.index_dir)
+    path.write_text(path.read_text().replace("Survey Report of Efforts", "Survey Report on Efforts", 1))
+    report = build_index(built_index.corpus_dir, built_index.index_dir, embedder)
+    store = load_store(built_index.index_dir)
+    n_survey = len(chunk_ids(store, SURVEY))
+    assert report.changed == [SURVEY] and report.added == report.deleted == []
+    assert embedder.embedded - 39 == report.embedded == n_survey  # the title is in every chunk's embed text
+    assert report.reused == report.chunks - n_survey
+    assert all(c.title.startswith("Survey Report on Efforts") for c in store.chunks if c.source == SURVEY)
+    assert [c for c in store.chunks if c.source != SURVEY] == [c for c in old.chunks if c.source != SURVEY]
+    assert_vectors_are_fresh(store)
+
+
+def test_appending_a_sentence_re_embeds_only_the_chunks_that_changed(built_index):
+    embedder, path = built_index.embedder, built_index.corpus_dir / SURVEY
+    old_hashes = {c.hash for c in load_store(built_index.index_dir).chunks}
+    path.write_text(path.read_text() + "\nThe report was discussed again in Vienna in 2023.\n")
+    report = build_index(built_index.corpus_dir, built_index.index_dir, embedder)
+    store = load_store(built_index.index_dir)
+    new_chunks = [c for c in store.chunks if c.hash not in old_hashes]
+    assert report.changed == [SURVEY]
+    assert 1 <= len(new_chunks) < len(chunk_ids(store, SURVEY))
+    assert {c.source for c in new_chunks} == {SURVEY}
+    assert embedder.embedded - 39 == report.embedded == len(new_chunks)
+    assert "discussed again in Vienna" in store.docs[SURVEY].text
+    assert_vectors_are_fresh(store)
+
+
+def test_deleting_a_file_drops_its_chunks(built_index):
+    (built_index.corpus_dir / NEWS).unlink()
+    report = build_index(built_index.corpus_dir, built_index.index_dir, built_index.embedder)
+    store = load_store(built_index.index_dir)
+    assert report.deleted == [NEWS] and report.embedded == 0 and built_index.embedder.embedded == 39
+    assert NEWS not in store.docs and NEWS not in store.manifest["files"]
+    assert chunk_ids(store, NEWS) == [] and report.chunks == len(store.chunks) < 39
+    assert_vectors_are_fresh(store)
+
+
+def test_adding_a_file_embeds_only_its_chunks(built_index):
+    text = "\n".join(f"Paragraph {i} of a new report on labour exploitation in Europe." for i in range(20))
+    (built_index.corpus_dir / "005_added.md").write_text(text)
+    report = build_index(built_index.corpus_dir, built_index.index_dir, built_index.embedder)
+    store = load_store(built_index.index_dir)
+    n_added = len(chunk_ids(store, "005_added.md"))
+    assert n_added >= 2
+    assert report.added == ["005_added.md"] and report.changed == report.deleted == []
+    assert report.embedded == n_added == built_index.embedder.embedded - 39
+    assert_vectors_are_fresh(store)
+
+
+def test_touching_a_file_without_changing_it_is_a_no_op(built_index):
+    path = built_index.corpus_dir / SURVEY
+    path.write_bytes(path.read_bytes())
+    assert build_index(built_index.corpus_dir, built_index.index_dir, built_index.embedder).unchanged
+
+
+def test_other_chunker_settings_need_a_rebuild(built_index):
+    other = ChunkerSettings(chunk_chars=300, chunk_max_chars=600)
+    before = files(built_index.index_dir)
+    with pytest.raises(IndexMismatchError, match="qa index --rebuild"):
+        build_index(built_index.corpus_dir, built_index.index_dir, built_index.embedder, other)
+    assert files(built_index.index_dir) == before
+    report = build_index(built_index.corpus_dir, built_index.index_dir, built_index.embedder, other, rebuild=True)
+    store = load_store(built_index.index_dir)
+    assert store.manifest["chunker"] == asdict(other)
+    assert report.chunks == len(store.chunks) > 39
+    assert max(len(c.text) for c in store.chunks) <= 900
+
+
+def test_another_embedder_needs_a_rebuild(built_index):
+    class OtherEmbedder(FakeEmbedder):
+        name = "another-model"
+
+    with pytest.raises(IndexMismatchError, match="embedding_model"):
+        build_index(built_index.corpus_dir, built_index.index_dir, OtherEmbedder())
+    build_index(built_index.corpus_dir, built_index.index_dir, OtherEmbedder(), rebuild=True)
+    assert load_store(built_index.index_dir).manifest["embedding_model"] == "another-model"
+
+
+def test_empty_corpus_is_an_error_and_keeps_the_old_index(built_index):
+    before = files(built_index.index_dir)
+    for path in built_index.corpus_dir.iterdir():
+        path.unlink()
+    with pytest.raises(CorpusError, match="no readable documents"):
+        build_index(built_index.corpus_dir, built_index.index_dir, built_index.embedder)
+    assert files(built_index.index_dir) == before
+    assert len(load_store(built_index.index_dir).chunks) == 39
+
+
+def test_corpus_of_unreadable_files_is_an_error(tmp_path, fake_embedder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "photo.png").write_bytes(b"\x89PNG\r\n")
+    (corpus / "empty.txt").write_text("")
+    with pytest.raises(CorpusError):
+        build_index(corpus, tmp_path / "store", fake_embedder)
+    assert not (tmp_path / "store").exists()
+
+
+def test_missing_corpus_folder_is_an_error(tmp_path, fake_embedder):
+    with pytest.raises(CorpusError, match="does not exist"):
+        build_index(tmp_path / "nowhere", tmp_path / "store", fake_embedder)
+
+
+def test_skipped_files_are_reported_and_the_rest_indexed(seed_corpus, tmp_path, fake_embedder):
+    (seed_corpus / "broken.pdf").write_bytes(b"not a pdf at all")
+    shutil.copy(seed_corpus / SURVEY, seed_corpus / "copy.txt")
+    report = build_index(seed_corpus, tmp_path / "store", fake_embedder)
+    assert [s.source for s in report.skipped] == ["broken.pdf", "copy.txt"]
+    assert report.files == 5 and report.chunks == 39
+
+
+def test_progress_is_reported_per_batch(seed_corpus, tmp_path, fake_embedder):
+    calls = []
+    build_index(seed_corpus, tmp_path / "store", fake_embedder, progress=lambda *done_total: calls.append(done_total))
+    assert calls[-1] == (39, 39)
+
+
+@pytest.mark.parametrize(
+    "name, data",
+    [
+        pytest.param("faiss.index", b"junk", id="faiss-junk"),
+        pytest.param("chunks.jsonl", b'{"chunk_id": ', id="chunks-cut"),
+        pytest.param("vectors.npy", b"", id="vectors-empty"),
+    ],
+)
+def test_a_damaged_old_index_is_rebuilt(built_index, name, data):
+    (built_index.index_dir / name).write_bytes(data)
+    report = build_index(built_index.corpus_dir, built_index.index_dir, built_index.embedder)
+    assert report.embedded == report.chunks == 39
+    assert_vectors_are_fresh(load_store(built_index.index_dir))
+
+
+def test_an_unreadable_manifest_is_rebuilt(built_index):
+    (built_index.index_dir / "manifest.json").write_text('{"format')
+    report = build_index(built_index.corpus_dir, built_index.index_dir, built_index.embedder)
+    assert report.embedded == report.chunks == 39
+    assert load_store(built_index.index_dir).manifest["n_chunks"] == 39
+
+
+def test_a_corpus_that_cleans_to_nothing_builds_an_empty_index(tmp_path, fake_embedder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "dashes.txt").write_text("-\n–\n-\n")
+    report = build_index(corpus, tmp_path / "store", fake_embedder)
+    assert (report.files, report.chunks) == (1, 0)
+    store = load_store(tmp_path / "store")
+    assert store.chunks == [] and store.vectors.shape == (0, 64)

@@ -1,0 +1,112 @@
+"""Properties over generated corpora: offsets map back, sentences stay whole, cleaning loses nothing,
+re-indexing the same corpus is a no-op."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fakes import FakeEmbedder
+from index.build import build_index
+from index.chunk import chunk_document
+from index.clean import clean_corpus, normalise_lines
+from qa.records import SourceDoc
+from qa.sentences import sentence_spans
+
+SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+WORDS = ["the", "OSCE", "report", "Dr.", "e.g.", "34", "57", "victims", "Vienna", "online", "75%", "J.", "said",
+         "“quoted", "text”", "(note)", "trafficking", "Malta", "and", "in", "U.S.", "de", "Ülkü", "…"]  # fmt: skip
+word = st.sampled_from(WORDS)
+sentence = st.builds(
+    lambda case, first, rest, end: " ".join([case(first), *rest]) + end,
+    st.sampled_from([str.capitalize, str.capitalize, str.lower]),  # lower case lines join the line before
+    word,
+    st.lists(word, max_size=12),
+    st.sampled_from([".", "!", "?", ".”", "", ":", "..."]),
+)
+line = st.one_of(
+    st.lists(sentence, min_size=1, max_size=5).map(" ".join),
+    st.builds(lambda s: "- " + s, sentence),  # list items
+    st.builds(lambda s: "# " + s, sentence),  # headings
+    st.builds(lambda s: " \t" + s + "  ", sentence),  # stray whitespace
+    st.just("Publishing date: 15 March 2022"),  # starts a news item with the line before it
+    st.just(""),
+)
+text = st.lists(line, min_size=0, max_size=25).map("\n".join)
+
+
+@SETTINGS
+@given(text=text, target=st.integers(20, 300), spare=st.integers(0, 400))
+def test_chunks_map_back_and_never_split_a_sentence(text, target, spare):
+    doc = SourceDoc("doc.txt", text, title="Title")
+    chunks = chunk_document(doc, target_chars=target, max_chars=target + spare)
+    for c in chunks:
+        assert text[c.start : c.end] == c.text and c.text
+    for s, e in sentence_spans(text):
+        assert sum(c.start <= s and e <= c.end for c in chunks) == 1, text[s:e]
+    assert [c.chunk_id for c in chunks] == [f"doc.txt#{i}" for i in range(len(chunks))]
+    for before, after in zip(chunks, chunks[1:]):
+        assert before.end <= after.start
+
+
+@SETTINGS
+@given(text=text)
+def test_chunks_of_cleaned_text_map_back(text):
+    doc = clean_corpus([SourceDoc("doc.txt", text)])[0]
+    for c in chunk_document(doc, 100, 200):
+        assert doc.text[c.start : c.end] == c.text
+
+
+menu = st.lists(st.builds(lambda s: "- " + s, sentence), min_size=10, max_size=16, unique=True)
+body = st.lists(st.lists(sentence, min_size=1, max_size=3).map(" ".join), min_size=0, max_size=6)
+
+
+@st.composite
+def corpora(draw) -> list[str]:
+    """A few documents, some starting with a shared menu (a line of it may differ), each with its own body."""
+    shared = draw(menu)
+    docs = []
+    for _ in range(draw(st.integers(1, 5))):
+        lines = list(shared) if draw(st.booleans()) else []
+        if lines and draw(st.booleans()):
+            lines[draw(st.integers(0, len(lines) - 1))] = "- " + draw(sentence)  # a differing line
+        docs.append("\n".join(lines + draw(body)))
+    return docs
+
+
+@SETTINGS
+@given(texts=corpora())
+def test_clean_never_loses_a_non_boilerplate_line(texts):
+    docs = [SourceDoc(f"{i:03d}.txt", t) for i, t in enumerate(texts)]
+    earlier: set[str] = set()
+    for raw, cleaned in zip(docs, clean_corpus(docs)):
+        kept = set(cleaned.text.split("\n"))
+        assert all(line in kept or line in earlier for line in normalise_lines(raw.text))
+        earlier |= kept
+
+
+@SETTINGS
+@given(texts=corpora())
+def test_the_first_document_keeps_every_line(texts):
+    docs = [SourceDoc(f"{i:03d}.txt", t) for i, t in enumerate(texts)]
+    assert clean_corpus(docs)[0].text == "\n".join(normalise_lines(docs[0].text))
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(texts=corpora())
+def test_reindexing_the_same_corpus_is_a_no_op(texts):
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus, index_dir = Path(tmp) / "corpus", Path(tmp) / "store"
+        corpus.mkdir()
+        for i, t in enumerate(texts):
+            (corpus / f"{i:03d}.txt").write_text(t + f"\nDocument number {i}.\n", encoding="utf-8")
+        embedder = FakeEmbedder()
+        first = build_index(corpus, index_dir, embedder)
+        embedded = embedder.embedded
+        assert embedded == first.chunks
+        second = build_index(corpus, index_dir, embedder)
+        assert second.unchanged and second.embedded == 0 and embedder.embedded == embedded

@@ -1,0 +1,75 @@
+"""qa/refuse.py: refusal from measured signals — retrieval similarity and citation support."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.cite import CiteResult
+from qa.records import Passage
+from qa.refuse import answer_refusal, retrieval_refusal
+
+
+def passage(similarity: float) -> Passage:
+    return Passage("a.txt#0", "a.txt", "A", "Some text.", score=0.016, similarity=similarity)
+
+
+def cited(claims: int, supported: int) -> CiteResult:
+    return CiteResult("text", [], claims, supported)
+
+
+def test_no_passages():
+    assert retrieval_refusal([], min_similarity=0.3) == "no_passages"
+
+
+def test_low_similarity_is_judged_by_the_best_passage():
+    assert retrieval_refusal([passage(0.10), passage(0.29)], min_similarity=0.3) == "low_similarity"
+    assert retrieval_refusal([passage(0.10), passage(0.31)], min_similarity=0.3) == ""
+    assert retrieval_refusal([passage(0.30)], min_similarity=0.3) == ""
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "The documents do not say.",
+        "The passages do not mention the capital of Australia.",
+        "This is not mentioned in the documents.",
+        "There is no information about that.",
+        "I don't know.",
+        "The answer cannot be determined from the text.",
+    ],
+)
+def test_model_declined(raw):
+    assert answer_refusal("Who?", raw, cited(1, 1)) == "model_declined"
+
+
+def test_unsupported_answer_is_refused():
+    assert answer_refusal("Who said it?", "Canberra is the capital [1].", cited(1, 0)) == "unsupported"
+    assert answer_refusal("Who said it?", "Valiant Richey [1].", cited(0, 0)) == "unsupported"
+
+
+def test_partly_supported_answer_is_refused():
+    assert answer_refusal("Who said it?", "A [1]. B [2]. C [3].", cited(3, 1)) == "partly_supported"
+
+
+def test_supported_answer_is_not_refused():
+    assert answer_refusal("Who said it?", "Only 34 of the 57 signatories do [1].", cited(1, 1)) == ""
+    assert answer_refusal("Who said it?", "A [1]. B [2].", cited(2, 1)) == ""
+
+
+def test_a_fact_about_knowledge_is_not_a_refusal():
+    assert answer_refusal("Who said it?", "Richey said the crime is now known worldwide [1].", cited(1, 1)) == ""
+
+
+def test_a_number_asked_about_must_be_in_a_cited_document():
+    result = CiteResult("text", [], 1, 1, frozenset({"800"}), frozenset({"23"}))
+    assert answer_refusal("How many attended the 23rd conference?", "800 attended [1].", result) == (
+        "question_numbers_unmatched"
+    )
+
+
+def test_a_quantity_question_needs_a_backed_number():
+    unbacked = CiteResult("text", [], 1, 1, frozenset(), frozenset())
+    backed = CiteResult("text", [], 1, 1, frozenset({"17"}), frozenset())
+    assert answer_refusal("How many police officers attended?", "Seminars were held [1].", unbacked) == "no_quantity"
+    assert answer_refusal("How many States took part?", "17 States took part [1].", backed) == ""
+    assert answer_refusal("Who spoke?", "Richey spoke [1].", unbacked) == ""

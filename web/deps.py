@@ -1,0 +1,202 @@
+"""Deps: the one model instance behind one worker thread, and the dependencies the routes declare.
+
+    queue = GenerationQueue(assistant, max_waiting=8)
+    queue.start_loading()                                   # models and index, on the worker thread
+    generation = queue.submit("What percentage …?", [])    # ServerBusyError when 8 already wait
+    async for event in generation.events(): ...             # str deltas, then the final Answer
+
+The generator is not thread-safe, so every call into the assistant (loading too) runs on a single worker
+thread, in submission order. A consumer that goes away sets `stop`; the worker then closes `ask_stream` at
+its next delta, which closes the model's own stream and frees the model for the next question.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import AsyncIterator, Awaitable, Callable
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from qa.assistant import Assistant
+from qa.errors import QAError
+from qa.records import Answer
+
+log = logging.getLogger("web")
+POLL_SECONDS = 0.5  # how often a non-streaming request checks that its client is still there
+KEY_COOKIE = "qa_api_key"  # set by the page, so that links to /sources and /documents carry the key
+
+
+class NotReadyError(QAError):
+    http_status = 503
+    headers = {"Retry-After": "5"}
+
+
+class ServerBusyError(QAError):
+    http_status = 503
+    headers = {"Retry-After": "10"}
+
+
+class UnauthorizedError(QAError):
+    http_status = 401
+    headers = {"WWW-Authenticate": "Bearer"}
+
+
+class NotFoundError(QAError):
+    http_status = 404
+
+
+class ClientGoneError(QAError):
+    http_status = 499  # nobody reads this response; the status is for the access log
+
+
+_END = object()
+
+
+class Generation:
+    """One question's events, passed from the worker thread to the event loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._events: asyncio.Queue = asyncio.Queue()
+        self.stop = threading.Event()
+
+    def put(self, item: object) -> None:
+        """Called on the worker thread."""
+        try:
+            self._loop.call_soon_threadsafe(self._events.put_nowait, item)
+        except RuntimeError:  # the event loop is closed: the server is shutting down
+            self.stop.set()
+
+    async def events(self, disconnected: Callable[[], Awaitable[bool]] | None = None) -> AsyncIterator[str | Answer]:
+        """Text deltas, then the final Answer; a QAError from the pipeline is raised here."""
+        try:
+            while (item := await self._next(disconnected)) is not _END:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            self.stop.set()  # runs on cancellation (client disconnect) and on early exit alike
+
+    async def answer(self, disconnected: Callable[[], Awaitable[bool]] | None = None) -> Answer:
+        async for event in self.events(disconnected):
+            if isinstance(event, Answer):
+                return event
+        raise ClientGoneError("the client disconnected")
+
+    async def _next(self, disconnected: Callable[[], Awaitable[bool]] | None) -> object:
+        if disconnected is None:
+            return await self._events.get()
+        while True:
+            try:
+                return await asyncio.wait_for(self._events.get(), POLL_SECONDS)
+            except TimeoutError:
+                if await disconnected():
+                    return _END
+
+
+class GenerationQueue:
+    """Serialises all use of the assistant on one worker thread; refuses work when too many wait."""
+
+    def __init__(self, assistant: Assistant, max_waiting: int = 8) -> None:
+        self.assistant = assistant
+        self.max_waiting = max_waiting
+        self.status = "loading"  # -> "ready" | "failed"
+        self.error = ""
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-model")
+        self._waiting = 0
+        self._count_lock = threading.Lock()
+
+    @property
+    def waiting(self) -> int:
+        """Questions submitted and not yet started."""
+        return self._waiting
+
+    def start_loading(self) -> None:
+        self._executor.submit(self._load)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def check_ready(self) -> None:
+        if self.status == "loading":
+            raise NotReadyError("the assistant is still loading the model and the index — try again in a few seconds")
+        if self.status == "failed":
+            raise NotReadyError(self.error)
+
+    def submit(self, question: str, history: list[dict[str, str]]) -> Generation:
+        self.check_ready()
+        with self._count_lock:
+            if self._waiting >= self.max_waiting:
+                raise ServerBusyError(f"{self._waiting} questions are already waiting for the model — try again shortly")
+            self._waiting += 1
+        generation = Generation(asyncio.get_running_loop())
+        self._executor.submit(self._run, generation, question, history)
+        return generation
+
+    def _load(self) -> None:
+        try:
+            self.assistant.load()
+            self.status = "ready"
+            log.info("ready: %s, %d chunks", self.assistant.generator.name, len(self.assistant.store.chunks))
+        except QAError as e:
+            self.status, self.error = "failed", str(e)
+            log.error("cannot load the assistant: %s", e)
+        except Exception as e:  # noqa: BLE001 - reported on /api/health, the traceback goes to the log
+            self.status, self.error = "failed", f"cannot load the assistant: unexpected {type(e).__name__}: {e}"
+            log.exception("cannot load the assistant")
+
+    def _run(self, generation: Generation, question: str, history: list[dict[str, str]]) -> None:
+        with self._count_lock:
+            self._waiting -= 1
+        if generation.stop.is_set():  # its client left while it waited
+            generation.put(_END)
+            return
+        events = self.assistant.ask_stream(question, history)
+        try:
+            for event in events:
+                generation.put(event)
+                if generation.stop.is_set():
+                    break
+        except QAError as e:
+            generation.put(e)
+        except Exception:  # noqa: BLE001 - no tracebacks to users; the log has it
+            log.exception("question failed: %r", question[:200])
+            generation.put(QAError("the assistant failed on this question — the server log has the details"))
+        finally:
+            events.close()  # closes the model's stream when stopped early
+            generation.put(_END)
+
+
+# Dependencies ----------------------------------------------------------------------------------------------
+
+_bearer = HTTPBearer(auto_error=False, description="Only when the server was started with QA_API_KEY set.")
+
+
+def get_queue(request: Request) -> GenerationQueue:
+    return request.app.state.queue
+
+
+def ready_assistant(queue: GenerationQueue = Depends(get_queue)) -> Assistant:
+    queue.check_ready()
+    return queue.assistant
+
+
+def require_api_key(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> None:
+    """When the app has an API key, /api and /v1 need `Authorization: Bearer <key>`."""
+    _check_key(request.app.state.api_key, credentials.credentials if credentials else None)
+
+
+def require_api_key_or_cookie(request: Request) -> None:
+    """The HTML views of documents also accept the key from the cookie the page sets, since links carry no header."""
+    given = request.headers.get("authorization", "").removeprefix("Bearer ").strip() or request.cookies.get(KEY_COOKIE)
+    _check_key(request.app.state.api_key, given)
+
+
+def _check_key(expected: str | None, given: str | None) -> None:
+    if expected and not (given and secrets.compare_digest(given.encode(), expected.encode())):
+        raise UnauthorizedError("missing or wrong API key — send the header `Authorization: Bearer <key>`")

@@ -1,0 +1,195 @@
+"""Routes: the JSON API (/api), the OpenAI-compatible endpoint (/v1) and the HTML pages.
+
+    POST /api/ask {"question": "…", "history": [...]}  -> the Answer as JSON
+    POST /api/ask/stream                               -> SSE: delta…, citations (the Answer), done | error
+    POST /v1/chat/completions                          -> OpenAI chat.completion(.chunk)s, plus "sources"
+    GET  /sources/{file}?start=&end=                   -> the cleaned document with that span in <mark id="hl">
+
+Routes check the question, queue it, and render records; the pipeline lives in `qa`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import AsyncIterator
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.sse import EventSourceResponse
+from fastapi.templating import Jinja2Templates
+
+from qa.assistant import Assistant, check_question
+from qa.errors import QAError
+from qa.records import Answer, SourceDoc
+from web.deps import (
+    Generation, GenerationQueue, NotFoundError, get_queue, ready_assistant, require_api_key,
+    require_api_key_or_cookie,
+)  # fmt: skip
+from web.schemas import (
+    AskRequest, ChatCompletionRequest, DocumentList, ErrorBody, Health, SourceText, chat_completion,
+    completion_chunk, completion_id, data_line, final_chunk, sse,
+)  # fmt: skip
+
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+ERRORS = {code: {"model": ErrorBody} for code in (401, 503)}
+BAD_INPUT = {code: {"model": ErrorBody} for code in (413, 422)}
+NOT_FOUND = {404: {"model": ErrorBody}}
+STREAM = {"content": {"text/event-stream": {"schema": {"type": "string"}}}}
+
+api = APIRouter(prefix="/api", tags=["api"], dependencies=[Depends(require_api_key)], responses=ERRORS)
+openai = APIRouter(prefix="/v1", tags=["openai"], dependencies=[Depends(require_api_key)], responses=ERRORS)
+pages = APIRouter(include_in_schema=False)
+
+
+@api.get("/health", response_model=Health)
+def health(queue: GenerationQueue = Depends(get_queue)) -> JSONResponse:
+    """Readiness, chat model, and index size; 503 while loading or when loading failed."""
+    if queue.status != "ready":
+        body = Health(status=queue.status, ready=False, error=queue.error)
+        return JSONResponse(body.model_dump(), status_code=503, headers={"Retry-After": "5"})
+    a = queue.assistant
+    body = Health(status="ready", ready=True, model=a.generator.name, embedding_model=a.embedder.name,
+                  chunks=len(a.store.chunks), files=len(a.store.docs), built_at=a.store.manifest.get("built_at", ""))  # fmt: skip
+    return JSONResponse(body.model_dump())
+
+
+@api.post("/ask", response_model=None, responses={200: {"model": Answer}, **BAD_INPUT})
+async def ask(body: AskRequest, request: Request, queue: GenerationQueue = Depends(get_queue)) -> JSONResponse:
+    """Answer one question; follow-ups pass the earlier messages as "history"."""
+    generation = queue.submit(check_question(body.question), body.history_dicts())
+    answer = await generation.answer(request.is_disconnected)
+    return JSONResponse(answer.to_dict())
+
+
+@api.post("/ask/stream", responses={200: STREAM, **BAD_INPUT})
+async def ask_stream(body: AskRequest, queue: GenerationQueue = Depends(get_queue)) -> EventSourceResponse:
+    """Server-sent events: "delta" {"text"} per generated piece, "citations" (the final Answer), then "done";
+    "error" {"error"} if the pipeline fails midway. The final Answer's text replaces the streamed draft."""
+    generation = queue.submit(check_question(body.question), body.history_dicts())
+    return event_stream(_answer_events(generation))
+
+
+async def _answer_events(generation: Generation) -> AsyncIterator[bytes]:
+    try:
+        async for event in generation.events():
+            yield sse("citations", event.to_dict()) if isinstance(event, Answer) else sse("delta", {"text": event})
+        yield sse("done", {})
+    except QAError as e:
+        yield sse("error", {"error": str(e)})
+
+
+@api.get("/documents", response_model=DocumentList)
+def documents(assistant: Assistant = Depends(ready_assistant)) -> DocumentList:
+    """The indexed files with their titles and chunk counts, and when the index was built."""
+    return DocumentList.from_store(assistant.store)
+
+
+@api.get("/sources/{source:path}", response_model=SourceText, responses=NOT_FOUND)
+def source_text(source: str, assistant: Assistant = Depends(ready_assistant)) -> SourceText:
+    """The cleaned text of one indexed document; citation offsets index into it."""
+    doc = indexed_doc(assistant, source)
+    return SourceText(source=doc.source, title=doc.title, text=doc.text)
+
+
+@openai.get("/models")
+def models(assistant: Assistant = Depends(ready_assistant)) -> dict:
+    """The one model this server answers with (for OpenAI clients that list models first)."""
+    return {"object": "list", "data": [{"id": assistant.generator.name, "object": "model", "owned_by": "local"}]}
+
+
+@openai.post("/chat/completions", response_model=None, responses={200: STREAM, **BAD_INPUT})
+async def chat_completions(
+    body: ChatCompletionRequest, request: Request, queue: GenerationQueue = Depends(get_queue)
+) -> JSONResponse | EventSourceResponse:
+    """OpenAI-compatible: the last user message is the question, earlier messages the history.
+    Responses carry the verified citations as "sources"; when streaming, the final chunk carries them,
+    and "answer" with the verified text and "refused"."""
+    question, history = body.question_and_history()
+    generation = queue.submit(check_question(question), history)
+    model = queue.assistant.generator.name
+    if not body.stream:
+        return JSONResponse(chat_completion(await generation.answer(request.is_disconnected), model))
+    return event_stream(_completion_chunks(generation, model))
+
+
+def event_stream(events: AsyncIterator[bytes]) -> EventSourceResponse:
+    """No caching, and no buffering by a proxy in front, so each piece reaches the page as it is made."""
+    return EventSourceResponse(events, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+async def _completion_chunks(generation: Generation, model: str) -> AsyncIterator[bytes]:
+    id, streamed = completion_id(), False
+    yield data_line(completion_chunk(id, model, {"role": "assistant", "content": ""}))
+    try:
+        async for event in generation.events():
+            if isinstance(event, str):
+                streamed = True
+                yield data_line(completion_chunk(id, model, {"content": event}))
+                continue
+            # Plain clients only join deltas: make sure they see a refusal, not just the rejected draft.
+            if not streamed or event.refused:
+                text = f"\n\n{event.text}" if streamed else event.text
+                yield data_line(completion_chunk(id, model, {"content": text}))
+            yield data_line(final_chunk(id, model, event))
+    except QAError as e:
+        yield data_line({"error": str(e)})
+    yield data_line("[DONE]")
+
+
+# Pages -----------------------------------------------------------------------------------------------------
+
+
+@pages.get("/", response_class=HTMLResponse)
+def index_page(request: Request) -> HTMLResponse:
+    return templates.TemplateResponse(request, "index.html")
+
+
+@pages.get("/documents", response_class=HTMLResponse, dependencies=[Depends(require_api_key_or_cookie)])
+def documents_page(request: Request, assistant: Assistant = Depends(ready_assistant)) -> HTMLResponse:
+    return templates.TemplateResponse(request, "documents.html", {"corpus": DocumentList.from_store(assistant.store)})
+
+
+@pages.get("/sources/{source:path}", response_class=HTMLResponse, dependencies=[Depends(require_api_key_or_cookie)])
+def source_page(
+    request: Request,
+    source: str,
+    start: int | None = Query(None, ge=0),
+    end: int | None = Query(None, ge=0),
+    assistant: Assistant = Depends(ready_assistant),
+) -> HTMLResponse:
+    doc = indexed_doc(assistant, source)
+    text = doc.text
+    if start is not None and end is not None and start < end <= len(text):
+        parts = {"before": text[:start], "highlight": text[start:end], "after": text[end:]}
+    else:
+        parts = {"before": text, "highlight": "", "after": ""}
+    return templates.TemplateResponse(request, "source.html", {"doc": doc, **parts})
+
+
+@pages.get("/docs", response_class=HTMLResponse)
+def api_docs_page(request: Request) -> HTMLResponse:
+    """The API reference, rendered from the OpenAPI schema without Swagger UI (no CDN, no inline scripts)."""
+    return templates.TemplateResponse(request, "api_docs.html", {"operations": operations(request.app.openapi())})
+
+
+def indexed_doc(assistant: Assistant, source: str) -> SourceDoc:
+    """Only names that are keys of the index are served: no path is ever joined or opened."""
+    doc = assistant.store.docs.get(source)
+    if doc is None:
+        raise NotFoundError(f"no indexed document named {source!r} — /api/documents lists them")
+    return doc
+
+
+def operations(openapi: dict) -> list[dict]:
+    """The OpenAPI operations, flattened for the docs template."""
+    out = []
+    for path, methods in openapi.get("paths", {}).items():
+        for method, op in methods.items():
+            body = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+            out.append({
+                "method": method.upper(), "path": path, "summary": op.get("summary", ""),
+                "description": op.get("description", ""), "body": body.get("$ref", "").rsplit("/", 1)[-1],
+                "parameters": [p["name"] for p in op.get("parameters", [])],
+                "responses": sorted(op.get("responses", {})),
+            })  # fmt: skip
+    return out

@@ -1,0 +1,173 @@
+"""Schemas: the HTTP shapes of the API (pydantic, at the edge only) and the records-to-wire translations.
+
+    AskRequest(question="What percentage …?", history=[Message(role="user", content="…")])
+    sse("delta", {"text": " 75%"}) == b'event: delta\\ndata: {"text": " 75%"}\\n\\n'
+    chat_completion(answer, "qwen2.5….gguf")["choices"][0]["message"]["content"] == answer.text
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections import Counter
+from dataclasses import asdict
+from typing import Any, Literal
+
+from fastapi.sse import format_sse_event
+from pydantic import BaseModel, ConfigDict, Field
+
+from qa.assistant import MAX_QUESTION_CHARS
+from qa.errors import BadQuestionError
+from qa.records import Answer
+from qa.store import IndexStore
+
+MAX_HISTORY = 40  # messages; the assistant only uses the last user question, the rest is context for clients
+MAX_MESSAGE_CHARS = 8000
+EXAMPLE_QUESTION = "What percentage of sex trafficking victims are advertised online?"
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["user", "assistant"]
+    content: str = Field(max_length=MAX_MESSAGE_CHARS)
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, examples=[EXAMPLE_QUESTION])
+    history: list[Message] = Field(default_factory=list, max_length=MAX_HISTORY)
+
+    def history_dicts(self) -> list[dict[str, str]]:
+        return [m.model_dump() for m in self.history]
+
+
+class ErrorBody(BaseModel):
+    error: str = Field(examples=["the question is empty"])
+
+
+class Health(BaseModel):
+    status: Literal["loading", "ready", "failed"]
+    ready: bool
+    model: str = ""  # chat model file name, once loaded
+    embedding_model: str = ""
+    chunks: int = 0
+    files: int = 0
+    built_at: str = ""
+    error: str = ""
+
+
+class DocumentInfo(BaseModel):
+    source: str
+    title: str
+    chunks: int
+    metadata: dict[str, str]
+
+
+class DocumentList(BaseModel):
+    built_at: str
+    embedding_model: str
+    chunks: int
+    files: int
+    documents: list[DocumentInfo]
+
+    @classmethod
+    def from_store(cls, store: IndexStore) -> "DocumentList":
+        counts = Counter(c.source for c in store.chunks)
+        documents = [DocumentInfo(source=d.source, title=d.title, chunks=counts[d.source], metadata=d.metadata)
+                     for d in sorted(store.docs.values(), key=lambda d: d.source)]  # fmt: skip
+        m = store.manifest
+        return cls(built_at=m.get("built_at", ""), embedding_model=m.get("embedding_model", ""),
+                   chunks=len(store.chunks), files=len(store.docs), documents=documents)  # fmt: skip
+
+
+class SourceText(BaseModel):
+    source: str
+    title: str
+    text: str  # the cleaned text: citation offsets index into it
+
+
+def sse(event: str, data: dict[str, Any]) -> bytes:
+    """One server-sent event whose data is a JSON object."""
+    return format_sse_event(event=event, data_str=json.dumps(data, ensure_ascii=False))
+
+
+# OpenAI-compatible chat completions ------------------------------------------------------------------------
+
+
+class ContentPart(BaseModel):
+    type: str
+    text: str = ""
+
+
+class ChatMessage(BaseModel):
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[ContentPart] | None = None
+
+    @property
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return "".join(part.text for part in self.content if part.type == "text")
+        return self.content or ""
+
+
+class ChatCompletionRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")  # temperature, top_p, …: accepted and ignored (decoding is greedy)
+
+    model: str = ""
+    messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_HISTORY + 1)
+    stream: bool = False
+
+    def question_and_history(self) -> tuple[str, list[dict[str, str]]]:
+        """The last message is the question; earlier user and assistant messages are the history."""
+        *earlier, last = self.messages
+        if last.role != "user":
+            raise BadQuestionError("the last message must be the user's question")
+        history = [{"role": m.role, "content": m.text} for m in earlier if m.role in ("user", "assistant")]
+        return last.text, history
+
+
+def completion_id() -> str:
+    return f"chatcmpl-{uuid.uuid4().hex}"
+
+
+def usage(answer: Answer) -> dict[str, int]:
+    prompt = int(answer.timings.get("prompt_tokens", 0))
+    completion = int(answer.timings.get("completion_tokens", 0))
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def chat_completion(answer: Answer, model: str) -> dict[str, Any]:
+    return {
+        "id": completion_id(),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.text}, "finish_reason": "stop"}],
+        "usage": usage(answer),
+        "sources": [asdict(c) for c in answer.citations],
+    }
+
+
+def completion_chunk(id: str, model: str, delta: dict[str, str], finish_reason: str | None = None) -> dict[str, Any]:
+    return {
+        "id": id,
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+    }
+
+
+def final_chunk(id: str, model: str, answer: Answer) -> dict[str, Any]:
+    """The last chunk: finish_reason, usage, the verified sources and the verified answer text."""
+    chunk = completion_chunk(id, model, {}, "stop")
+    return {**chunk, "usage": usage(answer), "sources": [asdict(c) for c in answer.citations],
+            "answer": {"text": answer.text, "refused": answer.refused}}  # fmt: skip
+
+
+def data_line(payload: dict[str, Any] | str) -> bytes:
+    """An OpenAI-style stream line: `data: {...}` (or `data: [DONE]`) and a blank line."""
+    return format_sse_event(data_str=payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False))
