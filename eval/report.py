@@ -188,14 +188,16 @@ def accuracy_chart(run: dict[str, Any]) -> str:
             if value is not None and (key != "retrieval.recall@5" or run["mode"] == "retrieval-only"):
                 rows.append((kind, value, label, int(m.get(f"by_type.{kind}.count.items", 0))))
                 break
-    width, left, bar_h, gap = 460, 110, 20, 8
-    height = 30 + len(rows) * (bar_h + gap)
-    span = width - left - 60
+    width, left, bar_h, gap = 480, 110, 20, 8
+    height = 44 + len(rows) * (bar_h + gap)
+    span = width - left - 80
+    title, note = (("Recall@5 by question type", "answerable types only") if run["mode"] == "retrieval-only"
+                   else ("Pass rate by question type", "answer accuracy; refusal accuracy for unanswerable, off_topic"))
     out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' role='img' "
-           f"aria-label='accuracy by question type'><text x='0' y='14' font-size='13' font-weight='600'>"
-           f"Pass rate by question type</text>"]  # fmt: skip
+           f"aria-label='{title}'><text x='0' y='14' font-size='13' font-weight='600'>{title}</text>"
+           f"<text x='0' y='29' font-size='11' fill='#59636e'>{note}</text>"]  # fmt: skip
     for n, (kind, value, label, count) in enumerate(rows):
-        y = 26 + n * (bar_h + gap)
+        y = 40 + n * (bar_h + gap)
         color = PASS if value >= 0.9 else "#bf8700" if value >= 0.7 else FAIL
         out.append(
             f"<text x='{left - 6}' y='{y + 14}' font-size='12' text-anchor='end'>{escape(kind)}</text>"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from index.metadata import extract_metadata, is_date_key
 from qa.records import Chunk, SourceDoc
-from qa.sentences import sentence_spans
+from qa.sentences import is_anaphoric, sentence_spans
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,8 @@ def chunk_document(doc: SourceDoc, target_chars: int = 500, max_chars: int = 900
     chunks: list[Chunk] = []
     for section in find_sections(doc):
         spans = [(section.start + s, section.start + e) for s, e in sentence_spans(doc.text[section.start : section.end])]
-        for start, end in _pack(spans, target_chars, max_chars):
+        leans_back = [is_anaphoric(doc.text[s:e]) for s, e in spans]
+        for start, end in _pack(spans, target_chars, max_chars, leans_back):
             chunks.append(
                 Chunk(
                     chunk_id=f"{doc.source}#{len(chunks)}",
@@ -76,17 +77,21 @@ def _starts_section(lines: list[str], i: int) -> bool:
     return i + 1 < len(lines) and not is_date_key(lines[i]) and is_date_key(lines[i + 1])
 
 
-def _pack(spans: list[tuple[int, int]], target_chars: int, max_chars: int) -> list[tuple[int, int]]:
+def _pack(
+    spans: list[tuple[int, int]], target_chars: int, max_chars: int, leans_back: list[bool] | None = None
+) -> list[tuple[int, int]]:
     """Group consecutive sentence spans into chunks of about target_chars, never over max_chars
-    unless a single sentence is longer."""
+    unless a single sentence is longer. A chunk that would start with a sentence leaning on the one
+    before it ("These include …") starts one sentence earlier, so the two are retrieved together."""
     chunks: list[tuple[int, int]] = []
     start = end = -1
-    for s, e in spans:
+    for i, (s, e) in enumerate(spans):
         if start < 0:
             start, end = s, e
         elif end - start >= target_chars or e - start > max_chars:
             chunks.append((start, end))
-            start, end = s, e
+            overlap = leans_back is not None and leans_back[i] and e - spans[i - 1][0] <= max_chars
+            start, end = (spans[i - 1][0] if overlap else s), e
         else:
             end = e
     if start >= 0:

@@ -15,12 +15,11 @@ import numpy as np
 from qa.embed import Embedder
 from qa.prompt import Evidence
 from qa.records import Passage
-from qa.sentences import sentence_spans
+from qa.sentences import is_anaphoric, sentence_spans
 from qa.tokens import terms
 
 LEXICAL_WEIGHT = 0.3
 HEADER_WORDS = 10
-ANAPHORS = {"these", "this", "they", "it", "he", "she", "his", "her", "their", "its", "such", "those", "that", "there"}
 RELATIVE_CUTOFF = 0.3  # sentences scoring this far below the best one are left out of the prompt
 
 
@@ -58,16 +57,11 @@ def _neighbours(chosen: set[int], candidates: list[tuple]) -> set[int]:
     extra = set()
     for i in chosen:
         if i + 1 < len(candidates) and candidates[i + 1][0] == candidates[i][0]:
-            if _is_anaphoric(candidates[i + 1][3]) or candidates[i][3].endswith(":"):
+            if is_anaphoric(candidates[i + 1][3]) or candidates[i][3].endswith(":"):
                 extra.add(i + 1)
-        if i > 0 and candidates[i - 1][0] == candidates[i][0] and _is_anaphoric(candidates[i][3]):
+        if i > 0 and candidates[i - 1][0] == candidates[i][0] and is_anaphoric(candidates[i][3]):
             extra.add(i - 1)
     return extra
-
-
-def _is_anaphoric(sentence: str) -> bool:
-    first = sentence.lstrip("“\"'‘(").split(" ", 1)[0].lower()
-    return first in ANAPHORS
 
 
 def _new_line(passage: Passage, before: tuple, after: tuple) -> bool:

@@ -14,6 +14,7 @@ ABBREVIATIONS = {
     "dr", "mr", "mrs", "ms", "prof", "st", "no", "nos", "vs", "etc", "e.g", "i.e", "jr", "sr", "fig",
     "art", "para", "approx", "inc", "ltd", "co", "u.s", "u.k", "u.n", "gen", "col", "sen", "rep", "gov",
 }  # fmt: skip
+ANAPHORS = {"these", "this", "they", "it", "he", "she", "his", "her", "their", "its", "such", "those", "there"}
 BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
 
 
@@ -25,6 +26,12 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         spans.extend((offset + s, offset + e) for s, e in _line_spans(line))
         offset += len(line) + 1
     return spans
+
+
+def is_anaphoric(sentence: str) -> bool:
+    """Whether a sentence leans on the one before it: is_anaphoric("These include forced begging.")."""
+    first = sentence.lstrip("“\"'‘(").split(" ", 1)[0].lower()
+    return first in ANAPHORS
 
 
 def split_sentences(text: str) -> list[str]:

@@ -35,22 +35,22 @@ def test_first_build_embeds_every_chunk(built_index):
     report = built_index.report
     assert (report.files, report.embedded, report.reused) == (5, report.chunks, 0)
     assert report.added == sorted(p.name for p in built_index.corpus_dir.iterdir())
-    assert report.chunks == built_index.embedder.embedded == 39
-    assert report.summary().startswith("5 files, 39 chunks (39 embedded, 0 reused); +5 ~0 -0 files; 0 skipped")
+    assert report.chunks == built_index.embedder.embedded == 41
+    assert report.summary().startswith("5 files, 41 chunks (41 embedded, 0 reused); +5 ~0 -0 files; 0 skipped")
 
 
 def test_second_build_is_a_no_op(built_index):
     before = files(built_index.index_dir)
     report = build_index(built_index.corpus_dir, built_index.index_dir, built_index.embedder)
-    assert report.unchanged and report.embedded == 0 and report.reused == report.chunks == 39
-    assert built_index.embedder.embedded == 39  # nothing embedded a second time
+    assert report.unchanged and report.embedded == 0 and report.reused == report.chunks == 41
+    assert built_index.embedder.embedded == 41  # nothing embedded a second time
     assert files(built_index.index_dir) == before  # not even rewritten
-    assert report.summary() == "index is up to date: 5 files, 39 chunks; 0 skipped"
+    assert report.summary() == "index is up to date: 5 files, 41 chunks; 0 skipped"
 
 
 def test_rebuild_embeds_everything_again(built_index):
     report = build_index(built_index.corpus_dir, built_index.index_dir, built_index.embedder, rebuild=True)
-    assert not report.unchanged and report.embedded == 39 and built_index.embedder.embedded == 78
+    assert not report.unchanged and report.embedded == 41 and built_index.embedder.embedded == 82
 
 
 def test_changing_a_title_re_embeds_only_that_files_chunks(built_index):
@@ -61,7 +61,7 @@ def test_changing_a_title_re_embeds_only_that_files_chunks(built_index):
     store = load_store(built_index.index_dir)
     n_survey = len(chunk_ids(store, SURVEY))
     assert report.changed == [SURVEY] and report.added == report.deleted == []
-    assert embedder.embedded - 39 == report.embedded == n_survey  # the title is in every chunk's embed text
+    assert embedder.embedded - 41 == report.embedded == n_survey  # the title is in every chunk's embed text
     assert report.reused == report.chunks - n_survey
     assert all(c.title.startswith("Survey Report on Efforts") for c in store.chunks if c.source == SURVEY)
     assert [c for c in store.chunks if c.source != SURVEY] == [c for c in old.chunks if c.source != SURVEY]
@@ -78,7 +78,7 @@ def test_appending_a_sentence_re_embeds_only_the_chunks_that_changed(built_index
     assert report.changed == [SURVEY]
     assert 1 <= len(new_chunks) < len(chunk_ids(store, SURVEY))
     assert {c.source for c in new_chunks} == {SURVEY}
-    assert embedder.embedded - 39 == report.embedded == len(new_chunks)
+    assert embedder.embedded - 41 == report.embedded == len(new_chunks)
     assert "discussed again in Vienna" in store.docs[SURVEY].text
     assert_vectors_are_fresh(store)
 
@@ -87,9 +87,9 @@ def test_deleting_a_file_drops_its_chunks(built_index):
     (built_index.corpus_dir / NEWS).unlink()
     report = build_index(built_index.corpus_dir, built_index.index_dir, built_index.embedder)
     store = load_store(built_index.index_dir)
-    assert report.deleted == [NEWS] and report.embedded == 0 and built_index.embedder.embedded == 39
+    assert report.deleted == [NEWS] and report.embedded == 0 and built_index.embedder.embedded == 41
     assert NEWS not in store.docs and NEWS not in store.manifest["files"]
-    assert chunk_ids(store, NEWS) == [] and report.chunks == len(store.chunks) < 39
+    assert chunk_ids(store, NEWS) == [] and report.chunks == len(store.chunks) < 41
     assert_vectors_are_fresh(store)
 
 
@@ -101,7 +101,7 @@ def test_adding_a_file_embeds_only_its_chunks(built_index):
     n_added = len(chunk_ids(store, "005_added.md"))
     assert n_added >= 2
     assert report.added == ["005_added.md"] and report.changed == report.deleted == []
-    assert report.embedded == n_added == built_index.embedder.embedded - 39
+    assert report.embedded == n_added == built_index.embedder.embedded - 41
     assert_vectors_are_fresh(store)
 
 
@@ -120,7 +120,7 @@ def test_other_chunker_settings_need_a_rebuild(built_index):
     report = build_index(built_index.corpus_dir, built_index.index_dir, built_index.embedder, other, rebuild=True)
     store = load_store(built_index.index_dir)
     assert store.manifest["chunker"] == asdict(other)
-    assert report.chunks == len(store.chunks) > 39
+    assert report.chunks == len(store.chunks) > 41
     assert max(len(c.text) for c in store.chunks) <= 900
 
 
@@ -141,7 +141,7 @@ def test_empty_corpus_is_an_error_and_keeps_the_old_index(built_index):
     with pytest.raises(CorpusError, match="no readable documents"):
         build_index(built_index.corpus_dir, built_index.index_dir, built_index.embedder)
     assert files(built_index.index_dir) == before
-    assert len(load_store(built_index.index_dir).chunks) == 39
+    assert len(load_store(built_index.index_dir).chunks) == 41
 
 
 def test_corpus_of_unreadable_files_is_an_error(tmp_path, fake_embedder):
@@ -164,13 +164,13 @@ def test_skipped_files_are_reported_and_the_rest_indexed(seed_corpus, tmp_path, 
     shutil.copy(seed_corpus / SURVEY, seed_corpus / "copy.txt")
     report = build_index(seed_corpus, tmp_path / "store", fake_embedder)
     assert [s.source for s in report.skipped] == ["broken.pdf", "copy.txt"]
-    assert report.files == 5 and report.chunks == 39
+    assert report.files == 5 and report.chunks == 41
 
 
 def test_progress_is_reported_per_batch(seed_corpus, tmp_path, fake_embedder):
     calls = []
     build_index(seed_corpus, tmp_path / "store", fake_embedder, progress=lambda *done_total: calls.append(done_total))
-    assert calls[-1] == (39, 39)
+    assert calls[-1] == (41, 41)
 
 
 @pytest.mark.parametrize(
@@ -184,15 +184,15 @@ def test_progress_is_reported_per_batch(seed_corpus, tmp_path, fake_embedder):
 def test_a_damaged_old_index_is_rebuilt(built_index, name, data):
     (built_index.index_dir / name).write_bytes(data)
     report = build_index(built_index.corpus_dir, built_index.index_dir, built_index.embedder)
-    assert report.embedded == report.chunks == 39
+    assert report.embedded == report.chunks == 41
     assert_vectors_are_fresh(load_store(built_index.index_dir))
 
 
 def test_an_unreadable_manifest_is_rebuilt(built_index):
     (built_index.index_dir / "manifest.json").write_text('{"format')
     report = build_index(built_index.corpus_dir, built_index.index_dir, built_index.embedder)
-    assert report.embedded == report.chunks == 39
-    assert load_store(built_index.index_dir).manifest["n_chunks"] == 39
+    assert report.embedded == report.chunks == 41
+    assert load_store(built_index.index_dir).manifest["n_chunks"] == 41
 
 
 def test_a_corpus_that_cleans_to_nothing_builds_an_empty_index(tmp_path, fake_embedder):

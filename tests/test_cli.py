@@ -44,7 +44,7 @@ def test_index_builds_then_is_up_to_date(fake_models, corpus, tmp_path, capsys):
     index_dir = tmp_path / "store"
     assert main(["index", "--corpus", str(corpus), "--index", str(index_dir)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith(f"{index_dir}: 5 files, 39 chunks (39 embedded, 0 reused)")
+    assert out.startswith(f"{index_dir}: 5 files, 41 chunks (41 embedded, 0 reused)")
     assert (index_dir / "manifest.json").is_file()
     assert main(["index", "--corpus", str(corpus), "--index", str(index_dir)]) == 0
     assert "index is up to date" in capsys.readouterr().out

@@ -133,7 +133,7 @@ def test_a_build_after_an_interrupted_swap_repairs_it(built_index):
 
 
 def test_a_failed_build_leaves_the_previous_index_unchanged(built_index, monkeypatch):
-    monkeypatch.setattr(index.build, "EMBED_BATCH", 8)  # the seeds' 39 chunks become 5 batches
+    monkeypatch.setattr(index.build, "EMBED_BATCH", 8)  # the seeds' 41 chunks become 6 batches
     before = snapshot(built_index.index_dir)
     failing = FailingEmbedder(fail_on=2)
     with pytest.raises(RuntimeError, match="on purpose"):
