@@ -106,7 +106,7 @@ def _previous(index_dir: Path, fingerprint: dict) -> tuple[dict[str, str], dict[
         store = load_store(index_dir)
     except QAError:
         return {}, {}  # a damaged old index is simply rebuilt
-    return manifest.get("files", {}), {c.hash: v for c, v in zip(store.chunks, store.vectors)}
+    return manifest.get("files", {}), dict(zip(store.embedded_hashes, store.vectors))
 
 
 def _embed(

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,10 +75,16 @@ def _read_bytes(path: Path) -> bytes:
     if suffix not in SUPPORTED:
         raise Unreadable(f"unsupported type {suffix or '(none)'}")
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise Unreadable(f"too large ({size // 1_048_576} MiB > {MAX_FILE_BYTES // 1_048_576} MiB)")
-        return path.read_bytes()
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):  # a FIFO would block the build forever, /dev/zero would fill memory
+            raise Unreadable("not a regular file")
+        if st.st_size > MAX_FILE_BYTES:
+            raise Unreadable(f"too large ({st.st_size // 1_048_576} MiB > {MAX_FILE_BYTES // 1_048_576} MiB)")
+        with path.open("rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)  # a file that grew since stat() is still bounded
+        if len(data) > MAX_FILE_BYTES:
+            raise Unreadable(f"too large (> {MAX_FILE_BYTES // 1_048_576} MiB)")
+        return data
     except OSError as e:
         raise Unreadable(f"cannot read ({e.strerror or e})") from e
 
@@ -116,6 +124,8 @@ def _html_text(html: str) -> str:
 def _pdf_text(data: bytes) -> str:
     from pypdf import PdfReader
 
+    # pypdf logs each repair of a damaged file to stderr; the skip reason (or a clean load) says enough
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:
         reader = PdfReader(io.BytesIO(data))
         return "\n\n".join(page.extract_text() or "" for page in reader.pages)

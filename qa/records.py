@@ -43,7 +43,10 @@ class Chunk:
 
     @property
     def embed_text(self) -> str:
-        return f"{self.title}\n{self.text}" if self.title else self.text
+        """What is embedded and searched: title and date give a chunk its context ("who spoke in 2024")."""
+        date = self.metadata.get("date", "")
+        header = f"{self.title} ({date})" if self.title and date else self.title or date
+        return f"{header}\n{self.text}" if header else self.text
 
     @property
     def hash(self) -> str:

@@ -1,4 +1,4 @@
-"""Retrieve: question -> top passages, fusing dense (FAISS) and BM25 rankings by reciprocal rank fusion.
+"""Retrieve: question -> top passages, fusing dense (FAISS), BM25 and year rankings by reciprocal rank fusion.
 
     retriever = HybridRetriever(store, embedder)
     passages = retriever.retrieve("What share of sex trafficking victims are advertised online?", k=5)
@@ -7,12 +7,16 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from qa.embed import Embedder
 from qa.records import Passage
 from qa.store import IndexStore
 from qa.tokens import terms
+
+YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 
 
 class HybridRetriever:
@@ -30,7 +34,7 @@ class HybridRetriever:
         sims, ids = self.store.search(query_vector[None, :], n)
         dense = [int(i) for i in ids[0] if i >= 0]
         lexical = self._bm25_ranking(query, n)
-        fused = fuse_rankings([dense, lexical], self.rrf_k)[:k]
+        fused = fuse_rankings([dense, lexical, self._year_ranking(query, dense + lexical)], self.rrf_k)[:k]
         chunk_vectors = self.store.vectors[[i for i, _ in fused]] if fused else np.zeros((0, len(query_vector)))
         similarities = chunk_vectors @ query_vector
         return [self._passage(i, score, float(sim)) for (i, score), sim in zip(fused, similarities)]
@@ -38,6 +42,18 @@ class HybridRetriever:
     def _passage(self, i: int, score: float, similarity: float) -> Passage:
         c = self.store.chunks[i]
         return Passage(c.chunk_id, c.source, c.title, c.text, round(score, 5), round(similarity, 4), c.start, c.end, c.metadata)
+
+    def _year_ranking(self, query: str, candidates: list[int]) -> list[int]:
+        """Candidates dated in, or mentioning, every year the question names ("who held the post in 2024")."""
+        years = set(YEAR.findall(query))
+        if not years:
+            return []
+        ranking = []
+        for i in dict.fromkeys(candidates):
+            chunk = self.store.chunks[i]
+            if years <= set(YEAR.findall(f"{chunk.metadata.get('date', '')} {chunk.text}")):
+                ranking.append(i)
+        return ranking
 
     def _bm25_ranking(self, query: str, n: int) -> list[int]:
         query_terms = terms(query)

@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ import numpy as np
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexNotBuiltError
 from qa.records import Chunk, SourceDoc
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: chunk rows carry the hash of their embedded text
 APPROXIMATE_ABOVE = 50_000  # chunks; above this an HNSW index replaces exact search
 FILES = ("manifest.json", "docs.jsonl", "chunks.jsonl", "vectors.npy", "faiss.index")
 
@@ -35,6 +35,7 @@ class IndexStore:
     chunks: list[Chunk]
     vectors: np.ndarray  # (len(chunks), dim), unit rows
     faiss_index: Any
+    embedded_hashes: list[str] = field(default_factory=list)  # hash of the text each vector was made from
 
     def search(self, query_vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(similarities, chunk indexes), each (n_queries, k); missing hits have index -1."""
@@ -81,7 +82,8 @@ def save_store(
             "index_type": type(faiss_index).__name__,
         }
         _write_jsonl(tmp / "docs.jsonl", (asdict(d) for d in docs))
-        _write_jsonl(tmp / "chunks.jsonl", (asdict(c) for c in chunks))
+        # each row keeps the hash of the text its vector was made from, for incremental re-indexing
+        _write_jsonl(tmp / "chunks.jsonl", ({**asdict(c), "hash": c.hash} for c in chunks))
         np.save(tmp / "vectors.npy", vectors.astype(np.float32))
         faiss.write_index(faiss_index, str(tmp / "faiss.index"))
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))  # written last
@@ -131,14 +133,16 @@ def load_store(index_dir: Path, expected: dict[str, Any] | None = None) -> Index
         import faiss
 
         docs = [SourceDoc(**row) for row in _read_jsonl(live / "docs.jsonl")]
-        chunks = [Chunk(**row) for row in _read_jsonl(live / "chunks.jsonl")]
+        rows = _read_jsonl(live / "chunks.jsonl")
+        embedded_hashes = [row.pop("hash") for row in rows]
+        chunks = [Chunk(**row) for row in rows]
         vectors = np.load(live / "vectors.npy")
         faiss_index = faiss.read_index(str(live / "faiss.index"))
     except (OSError, EOFError, ValueError, TypeError, RuntimeError, KeyError) as e:
         raise IndexCorruptError(f"index at {index_dir} is damaged ({type(e).__name__}) — run `qa index --rebuild`") from e
     if not (len(chunks) == len(vectors) == faiss_index.ntotal == manifest.get("n_chunks")):
         raise IndexCorruptError(f"index at {index_dir} is inconsistent — run `qa index --rebuild`")
-    return IndexStore(manifest, {d.source: d for d in docs}, chunks, vectors, faiss_index)
+    return IndexStore(manifest, {d.source: d for d in docs}, chunks, vectors, faiss_index, embedded_hashes)
 
 
 def check_manifest(manifest: dict[str, Any], expected: dict[str, Any]) -> None:

@@ -203,3 +203,12 @@ def test_a_corpus_that_cleans_to_nothing_builds_an_empty_index(tmp_path, fake_em
     assert (report.files, report.chunks) == (1, 0)
     store = load_store(tmp_path / "store")
     assert store.chunks == [] and store.vectors.shape == (0, 64)
+
+
+def test_a_change_in_what_is_embedded_re_embeds_even_if_files_are_unchanged(built_index, monkeypatch):
+    """Vectors are keyed by the hash stored when they were made, not one recomputed by today's code."""
+    from qa.records import Chunk
+
+    monkeypatch.setattr(Chunk, "embed_text", property(lambda c: f"{c.title} | {c.text}"))
+    report = build_index(built_index.corpus_dir, built_index.index_dir, built_index.embedder)
+    assert not report.unchanged and report.embedded == report.chunks == 41

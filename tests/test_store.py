@@ -148,7 +148,7 @@ def test_manifest_is_self_describing(built_index):
     manifest = json.loads((built_index.index_dir / "manifest.json").read_text())
     assert manifest["embedding_model"] == "fake-hash-embedder" and manifest["dim"] == 64
     assert manifest["chunker"] == CHUNKER
-    assert manifest["format_version"] == 1
+    assert manifest["format_version"] == 2
     assert manifest["index_type"] == "IndexFlatIP"
     assert manifest["n_chunks"] == built_index.report.chunks
 
