@@ -64,7 +64,7 @@ print(json.dumps({"import_s": imported - started, "load_s": time.perf_counter() 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        run = bench(args)
+        run = bench(args, argv if argv is not None else sys.argv[1:])
     except (QAError, BenchError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -78,18 +78,18 @@ class BenchError(ValueError):
     """A bad option of the bench."""
 
 
-def bench(args: argparse.Namespace) -> dict[str, Any]:
+def bench(args: argparse.Namespace, argv: list[str] | None = None) -> dict[str, Any]:
     """Run the selected sections in an order that keeps their memory apart; returns the run record."""
     from eval.run import model_name
 
     only = _sections(args.only)
     settings = _settings(args)
-    previous = json.loads(Path(args.compare).read_text()) if args.compare else None
+    previous = load_previous(args.compare) if args.compare else None
     _warn_if_busy()
     run: dict[str, Any] = {
         "run": f"{time.strftime('%Y%m%d-%H%M%S')}_{re.sub(r'[^A-Za-z0-9._-]+', '-', model_name(settings))}",
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "argv": sys.argv[1:] if argv_is_cli() else None,
+        "argv": argv,
         "model": model_name(settings),
         "machine": machine(),
         "settings": settings.model_dump(mode="json"),
@@ -168,12 +168,12 @@ def measure_load(settings, repeat: int) -> tuple[dict[str, Any], Any, Any]:
     from qa.assemble import model_path
     from qa.embed import SentenceTransformerEmbedder
 
-    embed_runs = []
+    embed_runs, embedder = [], None
     for _ in range(max(2, repeat + 1)):
         embedder = None
         gc.collect()
-        embed_runs.append(_seconds(lambda: SentenceTransformerEmbedder(settings.embedding_model_path)))
-        embedder = _last_value
+        embedder, seconds = timed(lambda: SentenceTransformerEmbedder(settings.embedding_model_path))
+        embed_runs.append(seconds)
     metrics = {"load.embedder_first_s": embed_runs[0], "load.embedder_s": statistics.median(embed_runs[1:])}
     try:
         path = model_path(settings)  # assembles the GGUF on first use: not part of the load time
@@ -181,13 +181,12 @@ def measure_load(settings, repeat: int) -> tuple[dict[str, Any], Any, Any]:
         return {"metrics": metrics, "embedder_runs_s": embed_runs, "generator_skipped": str(e)}, embedder, None
     from qa.generate import LlamaCppGenerator
 
-    generator_runs = []
-    generator = None
+    generator_runs, generator = [], None
     for _ in range(max(2, repeat + 1)):
         generator = None
         gc.collect()  # one model in memory at a time
-        generator_runs.append(_seconds(lambda: LlamaCppGenerator(path, settings.n_ctx, settings.n_threads)))
-        generator = _last_value
+        generator, seconds = timed(lambda: LlamaCppGenerator(path, settings.n_ctx, settings.n_threads))
+        generator_runs.append(seconds)
     metrics.update({"load.generator_first_s": generator_runs[0], "load.generator_s": statistics.median(generator_runs[1:]),
                     "load.model_mb": round(path.stat().st_size / 2**20)})  # fmt: skip
     return {"metrics": metrics, "embedder_runs_s": embed_runs, "generator_runs_s": generator_runs, "model_path": str(path)}, embedder, generator
@@ -485,15 +484,15 @@ def synthetic_store(base, vectors: np.ndarray, faiss_index):
 
 # Helpers -------------------------------------------------------------------------------------------------
 
-_last_value: Any = None
+def timed(call: Callable[[], Any]) -> tuple[Any, float]:
+    """(what call returned, seconds it took)."""
+    started = time.perf_counter()
+    value = call()
+    return value, round(time.perf_counter() - started, 4)
 
 
 def _seconds(call: Callable[[], Any]) -> float:
-    """Seconds `call` took; its value is kept in _last_value (so a timed constructor's object can be reused)."""
-    global _last_value
-    started = time.perf_counter()
-    _last_value = call()
-    return round(time.perf_counter() - started, 4)
+    return timed(call)[1]
 
 
 def _embedder(embedder, settings):
@@ -521,16 +520,21 @@ def machine() -> dict[str, Any]:
     return {"cpus": cpus, "python": platform.python_version(), "platform": platform.platform(), "versions": versions}
 
 
+def load_previous(path: Path) -> dict[str, Any]:
+    try:
+        previous = json.loads(path.read_text(encoding="utf-8"))
+        previous["metrics"].items()
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise BenchError(f"cannot read earlier bench results {path}: {e}") from None
+    return previous
+
+
 def _warn_if_busy() -> None:
     load1 = os.getloadavg()[0]
     cpus = machine()["cpus"] or 1
     if load1 > 0.5 * cpus:
         print(f"warning: load average {load1:.2f} on {cpus} CPUs — other processes will inflate the latencies",
               file=sys.stderr)  # fmt: skip
-
-
-def argv_is_cli() -> bool:
-    return Path(sys.argv[0]).name in {"qa", "bench.py"}
 
 
 def _sections(only: str | None) -> set[str]:

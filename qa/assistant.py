@@ -29,6 +29,7 @@ from qa.tokens import terms, words
 MAX_QUESTION_CHARS = 2000
 FOLLOW_UP_WORDS = {"it", "its", "they", "them", "their", "he", "she", "his", "her", "that", "this", "those",
                    "these", "there", "then", "same", "post", "role"}  # fmt: skip
+YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 Event = str | Answer  # ask_stream yields text deltas, then the final Answer
@@ -167,7 +168,12 @@ def standalone_query(question: str, previous: str) -> str:
         or bool(FOLLOW_UP_WORDS & set(lowered))
         or len(terms(question)) <= 2
     )
-    return f"{previous} {question}" if follows else question
+    if not follows:
+        return question
+    years_now = YEAR.findall(question)
+    if years_now:  # "And in 2024?" asks the earlier question about another year
+        previous = YEAR.sub(years_now[0], previous)
+    return f"{previous} {question}"
 
 
 def _refusal(question: str, query: str, passages: list[Passage], timings: dict, started: float, reason: str) -> Answer:
