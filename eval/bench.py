@@ -121,7 +121,7 @@ def bench(args: argparse.Namespace, argv: list[str] | None = None) -> dict[str, 
         run["reference_1000x"] = REFERENCE_1000X
     run["targets"] = evaluate_targets(m)
     if previous is not None:
-        run["compare"] = {"previous": str(args.compare), "run": previous.get("run"), "metrics": previous.get("metrics", {})}
+        run["compare"] = {"previous": str(args.compare), "run": previous.get("run"), "metrics": previous["metrics"]}
     return run
 
 
@@ -187,9 +187,11 @@ def measure_load(settings, repeat: int) -> tuple[dict[str, Any], Any, Any]:
         gc.collect()  # one model in memory at a time
         generator, seconds = timed(lambda: LlamaCppGenerator(path, settings.n_ctx, settings.n_threads))
         generator_runs.append(seconds)
-    metrics.update({"load.generator_first_s": generator_runs[0], "load.generator_s": statistics.median(generator_runs[1:]),
-                    "load.model_mb": round(path.stat().st_size / 2**20)})  # fmt: skip
-    return {"metrics": metrics, "embedder_runs_s": embed_runs, "generator_runs_s": generator_runs, "model_path": str(path)}, embedder, generator
+    metrics["load.generator_first_s"] = generator_runs[0]
+    metrics["load.generator_s"] = statistics.median(generator_runs[1:])
+    metrics["load.model_mb"] = round(path.stat().st_size / 2**20)
+    result = {"metrics": metrics, "embedder_runs_s": embed_runs, "generator_runs_s": generator_runs, "model": str(path)}
+    return result, embedder, generator
 
 
 def measure_cold_start(settings, repeat: int) -> dict[str, Any]:
@@ -204,13 +206,14 @@ def measure_cold_start(settings, repeat: int) -> dict[str, Any]:
     runs = []
     for _ in range(repeat):
         started = time.perf_counter()
-        done = subprocess.run([sys.executable, "-c", COLD_START], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        command = [sys.executable, "-c", COLD_START]
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
         wall = time.perf_counter() - started
         if done.returncode != 0:
             raise subprocess.SubprocessError(f"cold start failed: {done.stderr.strip().splitlines()[-1:]}")
         child = json.loads(done.stdout.strip().splitlines()[-1])
-        runs.append({"wall_s": round(wall, 3), "import_s": round(child["import_s"], 3), "load_s": round(child["load_s"], 3),
-                     "peak_rss_mb": round(child["peak_rss_kb"] / 1024, 1)})  # fmt: skip
+        child["peak_rss_mb"] = child.pop("peak_rss_kb") / 1024
+        runs.append({"wall_s": round(wall, 3), **{k: round(v, 3) for k, v in child.items()}})
     metrics = {f"cold_start.{k}": median_of(runs)[k] for k in ("wall_s", "import_s", "load_s")}
     metrics["cold_start.peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
     return {"metrics": metrics, "runs": runs}
@@ -230,10 +233,11 @@ def measure_answers(settings, args: argparse.Namespace, embedder, generator) -> 
     items = select_items(load_gold(), None, args.limit)
     assistant = Assistant(settings, embedder=embedder, generator=generator)
     assistant.load()
-    warmup = assistant.ask(items[0].turns[0]).timings
+    warmup = assistant.ask(load_gold()[-1].turns[0]).timings  # not the first item: its prompt would be all cached
     runs, samples = [], []
     for repeat in range(args.answer_repeat):
-        bar = tqdm(items, desc=f"answers {repeat + 1}/{args.answer_repeat}", unit="q", file=sys.stderr, dynamic_ncols=True)
+        label = f"answers {repeat + 1}/{args.answer_repeat}"
+        bar = tqdm(items, desc=label, unit="q", file=sys.stderr, dynamic_ncols=True)
         run_samples = [s for item in bar for s in ask_item(assistant, item)]
         runs.append(answer_summary(run_samples))
         samples += [{**s, "repeat": repeat} for s in run_samples]
@@ -292,13 +296,16 @@ def measure_index(settings, args: argparse.Namespace, workdir: Path, embedder) -
     queries = gold_queries()
     scales, metrics = [], {}
     for scale in args.scales:
-        corpus = settings.corpus_dir if scale == 1 else write_corpus(synthesize_corpus(seeds, scale), workdir / f"corpus-x{scale}")
-        builds = [build_once(corpus, workdir / f"index-x{scale}", embedder, settings) for _ in range(args.repeat if scale <= 10 else 1)]
+        corpus = settings.corpus_dir
+        if scale != 1:
+            corpus = write_corpus(synthesize_corpus(seeds, scale), workdir / f"corpus-x{scale}")
+        times = args.repeat if scale <= 10 else 1  # a big build is long enough to be steady, and costs minutes
+        builds = [build_once(corpus, workdir / f"index-x{scale}", embedder, settings) for _ in range(times)]
         build = {**median_of(builds), "runs": len(builds)}
         retrieval = measure_retrieval(workdir / f"index-x{scale}", embedder, settings, queries, args.repeat)
         scales.append({"scale": scale, "build": build, "retrieval": retrieval})
         label = f"x{scale}"
-        metrics.update({f"index.{label}.{k}": build[k] for k in ("docs", "chunks", "build_s", "embed_s", "chunks_per_s")})
+        metrics.update({f"index.{label}.{k}": v for k, v in build.items() if k != "runs"})
         metrics.update({f"retrieval.{label}.{k}": v for k, v in retrieval.items()})
         print(f"[bench] x{scale}: {build['chunks']} chunks, {build['chunks_per_s']:.0f} chunks/s, "
               f"retrieval p50 {retrieval['p50_ms']:.1f} ms", file=sys.stderr)  # fmt: skip
@@ -327,7 +334,8 @@ def measure_retrieval(index_dir: Path, embedder, settings, queries: list[str], r
     load_started = time.perf_counter()
     store = load_store(index_dir)
     result = {"store_load_s": round(time.perf_counter() - load_started, 3)}
-    return {**result, **time_retriever(HybridRetriever(store, embedder, settings.rrf_k), queries, settings.top_k, repeat)}
+    retriever = HybridRetriever(store, embedder, settings.rrf_k)
+    return {**result, **time_retriever(retriever, queries, settings.top_k, repeat)}
 
 
 def time_retriever(retriever, queries: list[str], top_k: int, repeat: int) -> dict[str, float]:
@@ -465,7 +473,8 @@ def compare_search(vectors: np.ndarray, query_vectors: np.ndarray, repeat: int, 
     result: dict[str, Any] = {"exact.build_s": round(exact_build, 2), "hnsw.build_s": round(hnsw_build, 2),
                               "hnsw.type": type(hnsw).__name__}  # fmt: skip
     for name, index in (("exact", exact), ("hnsw", hnsw)):
-        runs = [[_seconds(lambda: index.search(q[None, :], CANDIDATES)) * 1000 for q in query_vectors] for _ in range(repeat)]
+        runs = [[_seconds(lambda: index.search(q[None, :], CANDIDATES)) * 1000 for q in query_vectors]
+                for _ in range(repeat)]  # one query at a time, as the assistant searches
         result.update({f"{name}.p50_ms": median_of([{"v": distribution(r)["p50"]} for r in runs])["v"],
                        f"{name}.p95_ms": median_of([{"v": distribution(r)["p95"]} for r in runs])["v"]})  # fmt: skip
     _, truth = exact.search(query_vectors, k)
@@ -574,9 +583,9 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="qa bench", description="Measure latency, throughput and memory against targets.")
     p.add_argument("--model", type=Path, help="a GGUF chat model to use instead of the default")
     p.add_argument("--corpus", type=Path, help="corpus folder the synthetic corpora are made from (default: seeds/)")
-    p.add_argument("--index", type=Path, help="index folder used by the answers and cold sections (default: index/store)")
+    p.add_argument("--index", type=Path, help="index for the answers and cold sections (default: index/store)")
     p.add_argument("--only", help=f"comma-separated sections to run: {','.join(SECTIONS)} (default: all)")
-    p.add_argument("--scales", type=_scales, default=[1, 100], help="corpus sizes as multiples of the seeds (default: 1,100)")
+    p.add_argument("--scales", type=_scales, default=[1, 100], help="corpus sizes in seeds (default: 1,100)")
     p.add_argument("--repeat", type=_positive, default=3, help="runs of the cheap measurements; medians are reported")
     p.add_argument("--answer-repeat", type=_positive, default=1, help="runs of the gold set (default: 1)")
     p.add_argument("--limit", type=_positive, help="answer only the first N gold items")

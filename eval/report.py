@@ -53,7 +53,7 @@ def render_markdown(run: dict[str, Any]) -> str:
         f"# Eval {run['run']}",
         "",
         f"{run['mode']} run · model `{run.get('model') or '—'}` · {run['gold']['items']} items · "
-        f"{run['duration_s']} s · gate **{run['gate']['status']}**",
+        f"{run['duration_s']} s{_load_note(run)} · gate **{run['gate']['status']}**",
         "",
         "| metric | value |",
         "|---|---|",
@@ -111,15 +111,16 @@ def render_html(run: dict[str, Any]) -> str:
         f"<h1>Eval {escape(run['run'])}</h1>",
         f"<div class='meta'>{escape(run['mode'])} run · model <code>{escape(str(run.get('model') or '—'))}</code>"
         " · "
-        f"{run['gold']['items']} items · {run['duration_s']} s · created {escape(run['created_at'])} · gate "
+        f"{run['gold']['items']} items · {run['duration_s']} s{_load_note(run)} · created {escape(run['created_at'])}"
+        " · gate "
         f"<b class='gate-{escape(gate['status'].split()[0])}'>{escape(gate['status'])}</b></div>",
     ]
     if gate["failures"]:
         parts.append("<ul>" + "".join(f"<li class='bad'>{escape(f)}</li>" for f in gate["failures"]) + "</ul>")
-    parts.append("<h2>Metrics</h2><table class='metrics'><tr><th>metric</th><th>value</th></tr>")
+    parts.append("<div class='charts'><div><h2>Metrics</h2><table class='metrics'><tr><th>metric</th><th>value</th></tr>")
     parts += [f"<tr><td><code>{escape(k)}</code></td><td class='num'>{_fmt(m[k])}</td></tr>" for k in _metric_keys(m)]
-    parts.append("</table>")
-    parts.append("<h2>Charts</h2><div class='charts'>" + accuracy_chart(run) + latency_histogram(run) + "</div>")
+    parts.append("</table></div><div><h2>Charts</h2>" + accuracy_chart(run) + "<br>" + latency_histogram(run))
+    parts.append("</div></div>")
     parts.append(_type_table(m))
     if run.get("compare"):
         changes = run["compare"]["changes"]
@@ -211,22 +212,25 @@ def accuracy_chart(run: dict[str, Any]) -> str:
 
 
 def latency_histogram(run: dict[str, Any]) -> str:
-    """Histogram of total_ms (seconds), with p50 and p95 marked; empty in a retrieval-only run."""
+    """Histogram of total_ms (seconds), with p50 and p95 as dashed lines; empty in a retrieval-only run."""
     values = [i["timings"]["total_ms"] / 1000 for i in run["items"] if "total_ms" in i.get("timings", {})]
     if not values:
         return ""
     bins = histogram(values, 12)
-    width, height, left, bottom, top = 460, 230, 40, 40, 26
-    plot_w, plot_h = width - left - 10, height - top - bottom
+    width, height, left, bottom, top = 460, 260, 12, 36, 58
+    plot_w, plot_h = width - 2 * left, height - top - bottom
     peak = max(count for _, _, count in bins) or 1
     lo, hi = bins[0][0], bins[-1][1]
-    scale = plot_w / (hi - lo) if hi > lo else 0.0
+    bar_w = plot_w / len(bins)
+    marks = [(label, run["metrics"].get(key)) for key, label in (("latency.total_ms.p50", "p50"),
+                                                                   ("latency.total_ms.p95", "p95"))]  # fmt: skip
+    legend = " · ".join(f"{label} {value / 1000:.1f} s" for label, value in marks if value is not None)
     out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' role='img' "
            f"aria-label='latency histogram'><text x='0' y='14' font-size='13' font-weight='600'>"
-           f"Total latency per question (s), n={len(values)}</text>"]  # fmt: skip
-    bar_w = plot_w / len(bins)
+           f"Total latency per question (s), n={len(values)}</text>"
+           f"<text x='0' y='29' font-size='11' fill='{FAIL}'>dashed: {legend}</text>"]  # fmt: skip
     for n, (start, end, count) in enumerate(bins):
-        h = plot_h * count / peak
+        h = 0.9 * plot_h * count / peak  # headroom for the count above the tallest bar
         x = left + n * bar_w
         out.append(f"<rect x='{x + 1:.1f}' y='{top + plot_h - h:.1f}' width='{bar_w - 2:.1f}' height='{h:.1f}' "
                    f"fill='#0969da'><title>{start:.1f}–{end:.1f} s: {count}</title></rect>")  # fmt: skip
@@ -234,21 +238,18 @@ def latency_histogram(run: dict[str, Any]) -> str:
             out.append(f"<text x='{x + bar_w / 2:.1f}' y='{top + plot_h - h - 3:.1f}' font-size='10' "
                        f"text-anchor='middle'>{count}</text>")  # fmt: skip
     for n in range(0, len(bins) + 1, 2):
-        x = left + n * bar_w
-        out.append(f"<text x='{x:.1f}' y='{top + plot_h + 14}' font-size='10' text-anchor='middle'>"
-                   f"{lo + n * (hi - lo) / len(bins):.1f}</text>")  # fmt: skip
+        anchor = "start" if n == 0 else "end" if n == len(bins) else "middle"
+        out.append(f"<text x='{left + n * bar_w:.1f}' y='{top + plot_h + 14}' font-size='10' "
+                   f"text-anchor='{anchor}'>{lo + n * (hi - lo) / len(bins):.1f}</text>")  # fmt: skip
     out.append(f"<line x1='{left}' y1='{top + plot_h}' x2='{left + plot_w}' y2='{top + plot_h}' stroke='#59636e'/>")
-    for row, (key, label) in enumerate((("latency.total_ms.p50", "p50"), ("latency.total_ms.p95", "p95"))):
-        value = run["metrics"].get(key)
-        if value is not None and scale:
-            x = left + (value / 1000 - lo) * scale
-            near_right = x > left + plot_w - 70  # label on the left of the line, inside the chart
-            out.append(f"<line x1='{x:.1f}' y1='{top}' x2='{x:.1f}' y2='{top + plot_h}' stroke='{FAIL}' "
-                       f"stroke-dasharray='4 3'/><text x='{x - 3 if near_right else x + 3:.1f}' "
-                       f"y='{top + 10 + 12 * row}' font-size='10' fill='{FAIL}' "
-                       f"text-anchor='{'end' if near_right else 'start'}'>"
-                       f"{label} {value / 1000:.1f} s</text>")  # fmt: skip
-    out.append(f"<text x='{left + plot_w / 2}' y='{height - 6}' font-size='11' text-anchor='middle'>seconds</text>")
+    for label, value in marks:
+        if value is not None and hi > lo:
+            x = left + (value / 1000 - lo) * plot_w / (hi - lo)
+            out.append(f"<line x1='{x:.1f}' y1='{top - 6}' x2='{x:.1f}' y2='{top + plot_h}' stroke='{FAIL}' "
+                       f"stroke-dasharray='4 3'><title>{label} {value / 1000:.1f} s</title></line>"
+                       f"<text x='{x:.1f}' y='{top - 9}' font-size='10' fill='{FAIL}' text-anchor='middle'>"
+                       f"{label}</text>")  # fmt: skip
+    out.append(f"<text x='{width / 2}' y='{height - 6}' font-size='11' text-anchor='middle'>seconds</text>")
     out.append("</svg>")
     return "".join(out)
 
@@ -271,6 +272,12 @@ def histogram(values: list[float], bins: int) -> list[tuple[float, float, int]]:
 def _metric_keys(m: dict[str, float]) -> list[str]:
     overall = [k for k in m if not k.startswith("by_type.")]
     return [k for k in HEADLINE if k in m] + sorted(k for k in overall if k not in HEADLINE)
+
+
+def _load_note(run: dict[str, Any]) -> str:
+    machine = run.get("machine") or {}
+    loads = [x for x in (machine.get("load_average_before"), machine.get("load_average_after")) if x]
+    return f" on {machine.get('cpus')} CPUs, load {max(x[0] for x in loads):.1f}" if loads else ""
 
 
 def _type_columns(m: dict[str, float]) -> list[str]:

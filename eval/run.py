@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import time
@@ -71,7 +72,7 @@ def evaluate(args: argparse.Namespace) -> int:
     assistant = Assistant(settings)
     _check_sources(items, set(assistant.store.docs))
     name, created = run_name(settings, args.retrieval_only), time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    started = time.perf_counter()
+    started, load_before = time.perf_counter(), _load_average()
 
     results = run_items(assistant, items, args.retrieval_only)
     metrics = aggregate(results)
@@ -85,6 +86,7 @@ def evaluate(args: argparse.Namespace) -> int:
         "settings": settings.model_dump(mode="json"),
         "gold": {"path": str(args.gold), "items": len(items), "of": len(gold), "ids": args.ids, "limit": args.limit},
         "duration_s": round(time.perf_counter() - started, 1),
+        "machine": {"cpus": os.cpu_count(), "load_average_before": load_before, "load_average_after": _load_average()},
         "metrics": metrics,
         "thresholds": {"floors": floors, "ceilings": ceilings},
         "gate": {"status": gate, "failures": failures},
@@ -275,6 +277,11 @@ def _settings(args: argparse.Namespace):
     from qa.cli import settings_from  # one place decides that --corpus without --index means <corpus>/.qa-index
 
     return settings_from(argparse.Namespace(corpus=args.corpus, index_dir=args.index, model_path=args.model))
+
+
+def _load_average() -> list[float] | None:
+    """1/5/15-minute load: latency figures mean little if other jobs shared the CPU."""
+    return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
 
 
 def _check_sources(items: list[GoldItem], indexed: set[str]) -> None:

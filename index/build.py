@@ -69,7 +69,11 @@ def build_index(
         raise CorpusError(f"corpus folder {corpus_dir} does not exist")
     raw_docs, skipped = load_corpus(corpus_dir)
     if not raw_docs:
-        raise CorpusError(f"no readable documents in {corpus_dir} (.txt, .md, .html, .pdf) — the index was not changed")
+        raise CorpusError(
+            f"no readable documents in {corpus_dir} (.txt, .md, .html, .pdf; {len(skipped)} skipped) — "
+            "the index was not changed",
+            skipped,
+        )
     docs = clean_corpus(raw_docs, chunker.boilerplate_min_lines)
     chunks = chunk_corpus(docs, chunker.chunk_chars, chunker.chunk_max_chars)
     fingerprint = settings_fingerprint(embedder.name, embedder.dim, asdict(chunker))

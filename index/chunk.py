@@ -66,7 +66,8 @@ def find_sections(doc: SourceDoc) -> list[Section]:
             section_title = lines[first].lstrip("# ").strip() or doc.title
         else:
             section_title = doc.title if is_preamble or not title else lines[first]
-        metadata = dict(doc.metadata) if is_preamble else fields
+        # a preamble before the first dated section (a site menu, a page header) is not dated by it
+        metadata = (dict(doc.metadata) if len(starts) == 1 else {}) if is_preamble else fields
         sections.append(Section(section_title, offsets[first], offsets[last] - 1, metadata))
     return sections
 

@@ -112,7 +112,7 @@ class Assistant:
         question_vector = self.embedder.embed([query])[0]
         passages = self.retriever.retrieve(query, s.top_k, question_vector)
         timings = {"retrieve_ms": _ms(started)}
-        reason = retrieval_refusal(passages, s.min_similarity)
+        reason = retrieval_refusal(passages, s.min_similarity, self.retriever.rare_term_match(query, passages))
         if reason:
             yield _refusal(question, query, passages, timings, started, reason)
             return

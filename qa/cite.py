@@ -39,7 +39,7 @@ class CiteResult:
     claims: int  # claims that say something beyond the question
     supported: int  # of those, how many a passage backs
     backed_numbers: frozenset[str] = frozenset()  # numbers the answer adds that a quote backs
-    unmatched_question_numbers: frozenset[str] = frozenset()  # numbers asked about, absent from cited documents
+    unmatched_question_numbers: frozenset[str] = frozenset()  # digits asked about, in no retrieved document
 
 
 @dataclass(frozen=True)
@@ -51,8 +51,9 @@ class _Sentence:
     terms: frozenset[str]
     numbers: frozenset[str]
     chunk_id: str
-    context_numbers: frozenset[str]  # numbers anywhere in the sentence's source document and its date
+    context_numbers: frozenset[str]  # numbers anywhere in the sentence's passage, and the passage's date
     context_terms: frozenset[str]  # terms of the passage's title, which the model also sees
+    date_numbers: frozenset[str] = frozenset()  # numbers of the passage's date, which the model also sees
 
     @property
     def covers(self) -> frozenset[str]:
@@ -69,7 +70,6 @@ def cite(
     citations: dict[tuple[int, int], Citation] = {}
     n_claims = n_supported = 0
     backed_numbers: set[str] = set()
-    cited_context: set[str] = set()
     for claim in claims:
         text = clean[claim.start : claim.end]
         new_terms = set(terms(text)) - question_terms
@@ -79,8 +79,7 @@ def cite(
             parts.append(text)
             continue
         n_supported += 1
-        backed_numbers |= numbers(text) & set().union(*(s.numbers for s in backing))
-        cited_context |= set().union(*(s.context_numbers for s in backing))
+        backed_numbers |= numbers(text) & set().union(*(s.numbers | s.date_numbers for s in backing))
         score = backing_score(new_terms, backing)
         for sentence in backing:
             citations.setdefault(
@@ -92,7 +91,9 @@ def cite(
         markers = "".join(f"[{n}]" for n in dict.fromkeys(s.n for s in backing))
         parts.append(f"{text[:cut]} {markers}{text[cut:]}")
     ordered = sorted(citations.values(), key=lambda c: (c.n, c.start))
-    unmatched = frozenset(question_numbers - cited_context) if citations else frozenset(question_numbers)
+    # "the 23rd conference", "in 2026": a number asked about that no retrieved document mentions at all
+    in_documents = set().union(*(numbers(text, words=False) for text in sources.values())) if sources else set()
+    unmatched = frozenset(numbers(question, words=False) - in_documents)
     return CiteResult("".join(parts).strip(), ordered, n_claims, n_supported, frozenset(backed_numbers), unmatched)
 
 
@@ -145,13 +146,13 @@ def back_claim(
         return []
     required = claim_numbers - question_numbers
     asked = claim_numbers & question_numbers
-    pool = [s for s in sentences if asked <= s.numbers | s.context_numbers]
+    pool = [s for s in sentences if asked <= s.numbers | s.context_numbers]  # a year asked about: same passage
     chosen: list[_Sentence] = []
     terms_left, numbers_left = set(new_terms), set(required)
     for _ in range(max_sentences):
         gains = [
             # title words count for backing, but a sentence's own words break ties between its sentences
-            (len(terms_left & s.covers) + 0.1 * len(terms_left & s.terms) + 2 * len(numbers_left & s.numbers)
+            (len(terms_left & s.covers) + 0.1 * len(terms_left & s.terms) + 2 * len(numbers_left & (s.numbers | s.date_numbers))
              + 0.5 * (s.n in cited), s)
             for s in pool
         ]  # fmt: skip
@@ -160,7 +161,7 @@ def back_claim(
             break
         chosen.append(best)
         terms_left -= best.covers
-        numbers_left -= best.numbers
+        numbers_left -= best.numbers | best.date_numbers  # the model sees each passage's date in its header
         if not terms_left and not numbers_left:
             break
     if numbers_left or backing_score(new_terms, chosen) < min_support:
@@ -176,10 +177,10 @@ def backing_score(new_terms: set[str], backing: list[_Sentence]) -> float:
 
 def _passage_sentences(passages: list[Passage], sources: dict[str, str]) -> list[_Sentence]:
     out = []
-    document_numbers = {source: numbers(text) for source, text in sources.items()}
     for n, p in enumerate(passages, start=1):
         source_text = sources.get(p.source, "")
-        context = frozenset(document_numbers.get(p.source, set()) | numbers(p.metadata.get("date", "")))
+        date_numbers = frozenset(numbers(p.metadata.get("date", "")))
+        context = frozenset(numbers(p.text)) | date_numbers
         title_terms = frozenset(terms(p.title))
         for s, e in sentence_spans(p.text):
             start, end = p.start + s, p.start + e
@@ -187,6 +188,7 @@ def _passage_sentences(passages: list[Passage], sources: dict[str, str]) -> list
             if source_text[start:end] != text:  # the quote must be the cleaned source's own text
                 continue
             out.append(
-                _Sentence(n, start, end, text, frozenset(terms(text)), frozenset(numbers(text)), p.chunk_id, context, title_terms)
+                _Sentence(n, start, end, text, frozenset(terms(text)), frozenset(numbers(text)), p.chunk_id, context,
+                          title_terms, date_numbers)  # fmt: skip
             )
     return out

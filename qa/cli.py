@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from qa.errors import QAError
+from qa.errors import BadQuestionError, CorpusError, QAError
 from qa.records import Answer
 
 
@@ -103,23 +103,32 @@ def cmd_index(args: argparse.Namespace, settings=None) -> int:
     s = settings or settings_from(args)
     embedder = SentenceTransformerEmbedder(s.embedding_model_path)
     chunker = ChunkerSettings(s.chunk_chars, s.chunk_max_chars, s.boilerplate_min_lines)
-    report = build_index(
-        s.corpus_dir, s.index_dir, embedder, chunker, getattr(args, "rebuild", False), _bar("embedding chunks")
-    )
-    for skipped in report.skipped:
-        print(f"warning: skipped {skipped.source}: {skipped.reason}", file=sys.stderr)
+    try:
+        report = build_index(
+            s.corpus_dir, s.index_dir, embedder, chunker, getattr(args, "rebuild", False), _bar("embedding chunks")
+        )
+    except CorpusError as e:
+        _warn_skipped(e.skipped)  # with nothing readable, why each file was left out matters most
+        raise
+    _warn_skipped(report.skipped)
     print(f"{s.index_dir}: {report.summary()}")
     return 0
+
+
+def _warn_skipped(skipped: list) -> None:
+    for file in skipped:
+        print(f"warning: skipped {file.source}: {file.reason}", file=sys.stderr)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from qa.assistant import Assistant
 
+    question = readable(args.question)
     assistant = Assistant(settings_from(args))
     if args.json:
-        print(json.dumps(assistant.ask(args.question).to_dict(), ensure_ascii=False, indent=2))
+        print(json.dumps(assistant.ask(question).to_dict(), ensure_ascii=False, indent=2))
         return 0
-    answer = _stream_to_terminal(assistant, args.question, [])
+    answer = _stream_to_terminal(assistant, question, [])
     return 0 if answer else 1
 
 
@@ -134,14 +143,26 @@ def cmd_chat(args: argparse.Namespace) -> int:
             question = input("\n> ").strip()
         except EOFError:
             return 0
+        except UnicodeDecodeError:
+            print("error: the question is not valid UTF-8 text", file=sys.stderr)
+            continue
         if not question or question.lower() in {"exit", "quit"}:
             return 0
         try:
-            answer = _stream_to_terminal(assistant, question, history)
+            answer = _stream_to_terminal(assistant, readable(question), history)
         except QAError as e:
             print(f"error: {e}", file=sys.stderr)
             continue
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
+
+
+def readable(question: str) -> str:
+    """Bytes of argv that are not UTF-8 arrive as lone surrogates, which neither model can read."""
+    try:
+        question.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadQuestionError("the question is not valid UTF-8 text") from None
+    return question
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -32,3 +32,7 @@ class ModelNotFoundError(QAError):
 
 class CorpusError(QAError):
     http_status = 400
+
+    def __init__(self, message: str, skipped: list | None = None) -> None:
+        super().__init__(message)
+        self.skipped = skipped or []  # the files left out, so that the CLI can still say why

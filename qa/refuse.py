@@ -34,11 +34,12 @@ DECLINED = re.compile(
 )
 
 
-def retrieval_refusal(passages: list[Passage], min_similarity: float) -> str:
-    """Reason to refuse before generating, or ""."""
+def retrieval_refusal(passages: list[Passage], min_similarity: float, rare_term_match: bool = False) -> str:
+    """Reason to refuse before generating, or "". A rare word of the question found in a passage
+    ("What does GRETA stand for?") outweighs a low embedding similarity."""
     if not passages:
         return "no_passages"
-    if max(p.similarity for p in passages) < min_similarity:
+    if max(p.similarity for p in passages) < min_similarity and not rare_term_match:
         return "low_similarity"
     return ""
 

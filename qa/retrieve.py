@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 import numpy as np
 
@@ -26,6 +27,7 @@ class HybridRetriever:
         self.rrf_k = rrf_k
         self.candidates = candidates
         self._bm25 = None
+        self._frequency: Counter | None = None
 
     def retrieve(self, query: str, k: int = 5, query_vector: np.ndarray | None = None) -> list[Passage]:
         if query_vector is None:
@@ -42,6 +44,18 @@ class HybridRetriever:
     def _passage(self, i: int, score: float, similarity: float) -> Passage:
         c = self.store.chunks[i]
         return Passage(c.chunk_id, c.source, c.title, c.text, round(score, 5), round(similarity, 4), c.start, c.end, c.metadata)
+
+    def rare_term_match(self, query: str, passages: list[Passage]) -> bool:
+        """Whether a word of the query that few chunks contain (a name, an acronym) is in a passage."""
+        frequency = self._term_frequency()
+        rare_below = max(2, len(self.store.chunks) // 100)
+        rare = {t for t in terms(query) if 0 < frequency.get(t, 0) <= rare_below and not t.isdigit()}
+        return bool(rare) and any(rare & set(terms(f"{p.title} {p.text}")) for p in passages)
+
+    def _term_frequency(self) -> dict[str, int]:
+        if self._frequency is None:
+            self._frequency = Counter(t for c in self.store.chunks for t in set(terms(c.embed_text)))
+        return self._frequency
 
     def _year_ranking(self, query: str, candidates: list[int]) -> list[int]:
         """Candidates dated in, or mentioning, every year the question names ("who held the post in 2024")."""

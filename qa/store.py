@@ -71,7 +71,8 @@ def save_store(
     import faiss
 
     index_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.tmp-", dir=index_dir.parent))
+    _remove_abandoned_temps(index_dir)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.tmp-{os.getpid()}-", dir=index_dir.parent))
     try:
         faiss_index = build_faiss_index(vectors)
         manifest = {
@@ -103,6 +104,25 @@ def _swap_into_place(tmp: Path, index_dir: Path) -> None:
     # else `.old` may be the only live copy (an earlier swap was cut short): keep it until the new one is in
     os.replace(tmp, index_dir)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _remove_abandoned_temps(index_dir: Path) -> None:
+    """Temp folders of builds whose process is gone (killed mid-save) would otherwise stay on disk for good."""
+    prefix = f".{index_dir.name}.tmp-"
+    for tmp in index_dir.parent.glob(prefix + "*"):
+        pid = tmp.name.removeprefix(prefix).split("-", 1)[0]
+        if pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def _write_jsonl(path: Path, rows: Any) -> None:
@@ -140,9 +160,14 @@ def load_store(index_dir: Path, expected: dict[str, Any] | None = None) -> Index
         faiss_index = faiss.read_index(str(live / "faiss.index"))
     except (OSError, EOFError, ValueError, TypeError, RuntimeError, KeyError) as e:
         raise IndexCorruptError(f"index at {index_dir} is damaged ({type(e).__name__}) — run `qa index --rebuild`") from e
-    if not (len(chunks) == len(vectors) == faiss_index.ntotal == manifest.get("n_chunks")):
+    by_source = {d.source: d for d in docs}
+    if not (
+        len(chunks) == len(vectors) == faiss_index.ntotal == manifest.get("n_chunks")
+        and set(by_source) == set(manifest.get("files", {}))
+        and all(c.source in by_source and by_source[c.source].text[c.start : c.end] == c.text for c in chunks)
+    ):  # an emptied docs.jsonl parses fine, and would fail later on every answer that cites it
         raise IndexCorruptError(f"index at {index_dir} is inconsistent — run `qa index --rebuild`")
-    return IndexStore(manifest, {d.source: d for d in docs}, chunks, vectors, faiss_index, embedded_hashes)
+    return IndexStore(manifest, by_source, chunks, vectors, faiss_index, embedded_hashes)
 
 
 def check_manifest(manifest: dict[str, Any], expected: dict[str, Any]) -> None:

@@ -50,9 +50,10 @@ def terms(text: str) -> list[str]:
     return _stemmer().stemWords([w.rstrip("%") if w[0].isdigit() else w for w in kept])
 
 
-def numbers(text: str) -> set[str]:
+def numbers(text: str, words: bool = True) -> set[str]:
     """Numbers in digits or words ("one" aside), separators removed: numbers("1,200, seven and 75%") ==
-    {"1200", "7", "75"}."""
+    {"1200", "7", "75"}; with words=False only those written in digits."""
     found = {n.replace(",", "") for n in NUMBER.findall(text)}
-    found.update(NUMBER_WORDS[w] for w in WORD.findall(text.lower()) if w in NUMBER_WORDS and w != "one")
+    if words:
+        found.update(NUMBER_WORDS[w] for w in WORD.findall(text.lower()) if w in NUMBER_WORDS and w != "one")
     return found

@@ -68,10 +68,17 @@ def test_a_model_that_declines_is_refused(assistant, fake_generator):
 def test_low_similarity_refuses_without_generating(settings, fake_embedder, seed_store, fake_generator):
     strict = settings.model_copy(update={"min_similarity": 0.99})
     assistant = Assistant(strict, embedder=fake_embedder, store=seed_store, generator=fake_generator)
-    answer = assistant.ask(Q34)
+    answer = assistant.ask("What does the OSCE say about trafficking?")  # only common words of the corpus
     assert answer.refused and answer.refusal_reason == "low_similarity"
     assert answer.passages and fake_generator.calls == []
     assert answer.timings["completion_tokens"] == 0
+
+
+def test_a_rare_word_found_in_a_passage_outweighs_low_similarity(settings, fake_embedder, seed_store, fake_generator):
+    strict = settings.model_copy(update={"min_similarity": 0.99})
+    assistant = Assistant(strict, embedder=fake_embedder, store=seed_store, generator=fake_generator)
+    answer = assistant.ask("What does GRETA stand for?")
+    assert answer.refusal_reason != "low_similarity" and len(fake_generator.calls) == 1
 
 
 @pytest.mark.parametrize("question", ["", "   \n\t ", "a" * 20_000, "\x00\x07\x1b", "?!? …", None, 42])

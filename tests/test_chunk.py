@@ -81,11 +81,16 @@ def test_headline_with_date_line_starts_a_section():
     doc = SourceDoc("news.txt", text, title="Newsroom page", metadata={"date": "1 January 2022"})
     sections = find_sections(doc)
     assert [(s.title, s.metadata.get("date")) for s in sections] == [
-        ("Newsroom page", "1 January 2022"),  # the preamble keeps the document's title and metadata
+        ("Newsroom page", None),  # the preamble keeps the document's title, but no item's date
         ("First item headline about the report", "15 March 2022"),
         ("Second item headline about the meeting", "4 March 2022"),
     ]
     assert [text[s.start : s.end] for s in sections][2].endswith("Second body.")
+
+
+def test_a_document_without_sections_keeps_its_metadata():
+    doc = SourceDoc("note.txt", "A plain note.\nWith two lines.", title="Note", metadata={"date": "1 January 2022"})
+    assert [(s.title, s.metadata) for s in find_sections(doc)] == [("Note", {"date": "1 January 2022"})]
 
 
 def test_empty_document_has_no_chunks():

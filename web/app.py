@@ -40,9 +40,18 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
 }
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-def create_app(assistant: Assistant, *, api_key: str | None = None, max_waiting: int = MAX_WAITING) -> FastAPI:
+def create_app(
+    assistant: Assistant,
+    *,
+    api_key: str | None = None,
+    max_waiting: int = MAX_WAITING,
+    allowed_hosts: tuple[str, ...] | None = None,
+) -> FastAPI:
+    """`allowed_hosts`: the Host header names served (None: any); `serve` on loopback allows only loopback names."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.queue.start_loading()
@@ -68,6 +77,8 @@ def create_app(assistant: Assistant, *, api_key: str | None = None, max_waiting:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
     app.add_middleware(BodyLimitMiddleware, limit=MAX_BODY_BYTES)
+    if allowed_hosts:
+        app.add_middleware(HostCheckMiddleware, allowed=allowed_hosts)
     app.add_middleware(SecurityHeadersMiddleware)  # added last: outermost, so it sees every response
     return app
 
@@ -81,9 +92,11 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, open_br
     log.setLevel(logging.INFO)
     log.propagate = False
     api_key = os.environ.get("QA_API_KEY") or None
-    if host not in ("127.0.0.1", "localhost", "::1") and not api_key:
+    if host not in LOOPBACK and not api_key:
         log.warning("serving on %s without QA_API_KEY: anyone who can reach this port can read the documents", host)
-    app = create_app(Assistant(settings), api_key=api_key)
+    # On loopback only loopback names are served, so a web page whose own name was re-pointed at 127.0.0.1
+    # (DNS rebinding) cannot read the documents through the visitor's browser.
+    app = create_app(Assistant(settings), api_key=api_key, allowed_hosts=LOOPBACK if host in LOOPBACK else None)
     if open_browser:
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         threading.Timer(1.0, webbrowser.open, args=(f"http://{shown}:{port}/",)).start()
@@ -115,6 +128,8 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
 
 async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
     message = f"not found: {request.url.path}" if exc.status_code == 404 else str(exc.detail)
+    if exc.status_code == 400 and message == "There was an error parsing the body":  # FastAPI's words
+        message = "the request body is not UTF-8 JSON"
     return error_response(exc.status_code, message, getattr(exc, "headers", None))
 
 
@@ -145,6 +160,23 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class HostCheckMiddleware:
+    """Refuses requests whose Host header names none of `allowed` (the port is ignored) with 400 JSON."""
+
+    def __init__(self, app: ASGIApp, allowed: tuple[str, ...]) -> None:
+        self.app = app
+        self.allowed = set(allowed)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            host = Headers(scope=scope).get("host", "")
+            name = (host if host.endswith("]") else host.rsplit(":", 1)[0]).strip("[]")  # "[::1]:8000" -> "::1"
+            if name.lower() not in self.allowed:
+                response = error_response(400, "this server answers only to its loopback address (Host header)")
+                return await response(scope, receive, send)
+        await self.app(scope, receive, send)
 
 
 class BodyLimitMiddleware:

@@ -32,9 +32,14 @@ from web.schemas import (
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 ERRORS = {code: {"model": ErrorBody} for code in (401, 503)}
-BAD_INPUT = {code: {"model": ErrorBody} for code in (413, 422)}
+BAD_INPUT = {code: {"model": ErrorBody} for code in (400, 413, 422)}  # 400: a body that is not UTF-8
 NOT_FOUND = {404: {"model": ErrorBody}}
-STREAM = {"content": {"text/event-stream": {"schema": {"type": "string"}}}}
+SSE_EVENT = {  # one server-sent event, as a client's SSE parser yields it; "data" holds JSON (or "[DONE]")
+    "type": "object",
+    "required": ["data"],
+    "properties": {"event": {"type": "string"}, "data": {"type": "string"}},
+}
+STREAM = {"content": {"text/event-stream": {"schema": SSE_EVENT}}}
 
 api = APIRouter(prefix="/api", tags=["api"], dependencies=[Depends(require_api_key)], responses=ERRORS)
 openai = APIRouter(prefix="/v1", tags=["openai"], dependencies=[Depends(require_api_key)], responses=ERRORS)

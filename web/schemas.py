@@ -15,7 +15,7 @@ from dataclasses import asdict
 from typing import Any, Literal
 
 from fastapi.sse import format_sse_event
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from qa.assistant import MAX_QUESTION_CHARS
 from qa.errors import BadQuestionError
@@ -105,6 +105,16 @@ class ContentPart(BaseModel):
 class ChatMessage(BaseModel):
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[ContentPart] | None = None
+
+    @model_validator(mode="after")
+    def _encodable(self) -> "ChatMessage":
+        # A JSON "\ud800" escape parses into a lone surrogate here (AskRequest's plain str fields reject it);
+        # the embedder and the model cannot read one, so it would fail deep in the pipeline as a 500.
+        try:
+            self.text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("the message is not valid Unicode text (it has a lone surrogate)") from None
+        return self
 
     @property
     def text(self) -> str:
