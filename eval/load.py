@@ -80,7 +80,8 @@ def wait_ready(base: str, process: subprocess.Popen | None = None, timeout: floa
 
 
 async def _one(client: httpx.AsyncClient, endpoint: str, question: str) -> dict:
-    body = {"messages": [{"role": "user", "content": question}]} if endpoint.startswith("/v1") else {"question": question}
+    chat = endpoint.startswith("/v1")
+    body = {"messages": [{"role": "user", "content": question}]} if chat else {"question": question}
     started = time.perf_counter()
     outcome = {"endpoint": endpoint}
     try:

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Sequence
 
 from qa.cite import split_claims
 from qa.sentences import split_sentences
-from qa.tokens import fold, numbers
 
-NAME = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")  # a word, as qa.tokens.WORD without numbers
+# The yardstick is defined here, not borrowed from qa.tokens, so that tuning the assistant cannot move it.
+NAME = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")  # a word without digits: "Co-operation", "Europe's"
+NUMBER = re.compile(r"\d+(?:[.,]\d+)*")  # written in digits: "1,200", "75", "2.5"
 POSSESSIVE = re.compile(r"['’]s$")
 LATENCIES = ("retrieve_ms", "ttft_ms", "generate_ms", "total_ms")
 GENERATION_LATENCIES = {"ttft_ms", "generate_ms"}  # only measured when the model ran
@@ -58,6 +60,7 @@ class ItemResult:
     timings: dict[str, float] = field(default_factory=dict)
     first_answer: str = ""  # a conversation's ungraded first turn
     draft: str = ""  # the model's raw text, before citation checks and refusal
+    draft_correct: bool | None = None  # the draft has every must_contain group (answerable items)
     error: str = ""
 
     @property
@@ -95,6 +98,16 @@ class ItemResult:
 
 
 # Per-item scores -----------------------------------------------------------------------------------------
+
+
+def fold(text: str) -> str:
+    """Lower case without accents: fold("Türkiye") == "turkiye"."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(c))
+
+
+def numbers(text: str) -> set[str]:
+    """Numbers written in digits, thousands separators removed: numbers("1,200 and 75%") == {"1200", "75"}."""
+    return {n.replace(",", "") for n in NUMBER.findall(text)}
 
 
 def normalize(text: str) -> str:
@@ -186,7 +199,8 @@ def diagnose(r: ItemResult) -> list[str]:
     if not r.answered:
         return why
     if r.answerable and r.refused:
-        why.append(f"false refusal ({r.refusal_reason})")
+        draft = {True: "; the draft had the answer", False: "; the draft was wrong too"}.get(r.draft_correct, "")
+        why.append(f"false refusal ({r.refusal_reason}{draft})")
     elif r.answerable and r.missing:
         why.append("wrong answer (missing " + "; ".join(" | ".join(g) for g in r.missing) + ")")
     elif not r.answerable and not r.refused:

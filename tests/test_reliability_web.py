@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import builtins
 import io
-import logging
 import os
 import re
 import shutil
@@ -14,10 +13,11 @@ import time
 from urllib.parse import quote
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 
 import qa.embed
-import uvicorn
+import web.app
 from fakes import FakeEmbedder, FakeGenerator
 from index.build import build_index
 from qa.assistant import Assistant
@@ -177,8 +177,12 @@ def test_the_csp_allows_no_inline_script_no_eval_and_no_framing():
 
 def every_request(client: TestClient) -> list[tuple[str, str, dict]]:
     """Every GET route of the app with real parameters, plus each kind of error response."""
+    from web.routes import api, openai, pages
+
+    routes = [route for router in (api, openai, pages) for route in router.routes] + client.app.routes
     requests = [("GET", route.path.replace("{source:path}", "004_c02d08bf38d297e0.txt"), {})
-                for route in client.app.routes if "GET" in getattr(route, "methods", ())]  # fmt: skip
+                for route in routes if "GET" in (getattr(route, "methods", None) or ())]  # fmt: skip
+    assert len(requests) >= 9, requests  # every page and GET operation, /openapi.json included
     return requests + [
         ("GET", "/static/app.js", {}), ("GET", "/static/style.css", {}), ("HEAD", "/static/app.js", {}),
         ("GET", "/static/missing.js", {}), ("GET", "/nowhere", {}), ("PUT", "/api/ask", {}),
@@ -205,7 +209,8 @@ def test_401_and_503_carry_the_security_headers(hostile_index):
     with TestClient(create_app(Assistant(settings, embedder=FakeEmbedder(), store=store,
                                          generator=FakeGenerator()), api_key=KEY)) as c:  # fmt: skip
         r = c.get("/api/health")
-        assert r.status_code == 401 and r.headers["content-security-policy"] == SECURITY_HEADERS["Content-Security-Policy"]
+        assert r.status_code == 401 and r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["content-security-policy"] == SECURITY_HEADERS["Content-Security-Policy"]
     broken = Settings(corpus_dir=settings.corpus_dir, index_dir=settings.index_dir / "missing")
     with TestClient(create_app(Assistant(broken, embedder=FakeEmbedder(), generator=FakeGenerator()))) as c:
         r = c.post("/api/ask", json={"question": Q})
@@ -224,16 +229,12 @@ def test_qa_serve_binds_to_loopback_by_default(monkeypatch):
     assert seen["app"].state.api_key is None
 
 
-def test_serving_beyond_loopback_without_a_key_warns(monkeypatch, caplog):
-    seen = {}
+def test_serving_beyond_loopback_without_a_key_warns(monkeypatch):
+    seen, warnings = {}, []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: seen.update(kwargs, app=app))
-    with caplog.at_level(logging.WARNING, logger="web"):
-        logging.getLogger("web").propagate = True
-        try:
-            assert main(["serve", "--host", "0.0.0.0", "--port", "8123"]) == 0
-        finally:
-            logging.getLogger("web").propagate = False
-    assert seen["host"] == "0.0.0.0" and "without QA_API_KEY" in caplog.text
+    monkeypatch.setattr(web.app.log, "warning", lambda message, *args: warnings.append(message % args))
+    assert main(["serve", "--host", "0.0.0.0", "--port", "8123"]) == 0
+    assert seen["host"] == "0.0.0.0" and "0.0.0.0 without QA_API_KEY" in warnings[0]
     monkeypatch.setenv("QA_API_KEY", KEY)
     assert main(["serve", "--host", "0.0.0.0"]) == 0
     assert seen["app"].state.api_key == KEY
@@ -289,7 +290,8 @@ def test_the_api_key_guards_every_api_and_v1_operation(hostile_index):
         assert {p for _, p, _ in ops} >= {"/api/ask", "/api/health", "/v1/chat/completions", "/v1/models"}
         assert all(p.startswith(("/api/", "/v1/")) for _, p, _ in ops)
         for method, path, options in ops:
-            for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": KEY}, {"Authorization": "Basic " + KEY}):
+            wrong = ({}, {"Authorization": "Bearer wrong"}, {"Authorization": KEY}, {"Authorization": "Basic " + KEY})
+            for headers in wrong:
                 r = c.request(method, path, headers=headers, **options)
                 assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer", (method, path, headers)
             assert c.request(method, path, headers=good, **options).status_code == 200, (method, path)

@@ -86,9 +86,10 @@ def create_app(
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, open_browser: bool = False) -> None:
     import uvicorn
 
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))  # uvicorn's look
-    log.addHandler(handler)
+    if not log.handlers:  # once per process, however often serve() is called
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))  # uvicorn's look
+        log.addHandler(handler)
     log.setLevel(logging.INFO)
     log.propagate = False
     api_key = os.environ.get("QA_API_KEY") or None

@@ -184,3 +184,83 @@ def test_stop_ends_the_answer_and_the_page_stays_usable(server, browser):
     driver.find_element(By.ID, "clear").click()
     assert driver.find_elements(By.CSS_SELECTOR, ".message") == []
     assert httpx.get(f"{server}/api/health", timeout=5).json()["ready"]
+
+
+# Document HTML in a real browser: a hostile document, served by the app with fake models (no model needed).
+HOSTILE = "zz_hostile.md"
+HOSTILE_TEXT = (
+    "# Widget plant <img src=x onerror=\"window.__pwned = 'title'\">\n\n"
+    "The widget plant in Oslo paints 40 widgets a day <script>window.__pwned = 'text'; alert('owned')</script>.\n"
+    "Its <b>night shift</b> <iframe src=\"javascript:window.__pwned='frame'\"></iframe> ships them by train.\n"
+)
+
+
+@pytest.fixture(scope="module")
+def hostile_server(tmp_path_factory):
+    import shutil
+    import threading
+
+    import uvicorn
+
+    from fakes import FakeEmbedder, FakeGenerator
+    from index.build import build_index
+    from qa.assistant import Assistant
+    from qa.settings import Settings
+    from web.app import create_app
+
+    root = tmp_path_factory.mktemp("hostile")
+    shutil.copytree(ROOT / "seeds", root / "corpus")
+    (root / "corpus" / HOSTILE).write_text(HOSTILE_TEXT, encoding="utf-8")
+    build_index(root / "corpus", root / "store", FakeEmbedder())
+    settings = Settings(corpus_dir=root / "corpus", index_dir=root / "store")
+    reply = "The widget plant in Oslo paints 40 widgets a day <script>alert('answer')</script> [1]."
+    app = create_app(Assistant(settings, embedder=FakeEmbedder(), generator=FakeGenerator(reply)))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(500):
+        try:
+            if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        time.sleep(0.02)
+    yield base
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_document_and_answer_html_is_shown_as_text_in_the_browser(hostile_server, browser):
+    from selenium.common.exceptions import NoAlertPresentException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def assert_nothing_ran() -> None:
+        with pytest.raises(NoAlertPresentException):
+            browser.switch_to.alert.text
+        assert browser.execute_script("return window.__pwned === undefined")
+        scripts = browser.execute_script("return [...document.scripts].map((s) => s.getAttribute('src'))")
+        assert all(src and src.startswith("/static/") for src in scripts), scripts
+        assert not browser.find_elements(By.CSS_SELECTOR, "main img, main iframe, main b")
+
+    browser.set_window_size(1280, 900)
+    browser.get(f"{hostile_server}/sources/{HOSTILE}?start=0&end=60")
+    text = browser.find_element(By.CSS_SELECTOR, ".document-text").text
+    assert "<script>window.__pwned = 'text'; alert('owned')</script>" in text and "<b>night shift</b>" in text
+    assert_nothing_ran()
+
+    browser.get(f"{hostile_server}/")
+    WebDriverWait(browser, 30).until(lambda d: "Ready" in d.find_element(By.ID, "status").text)
+    box = browser.find_element(By.ID, "question")
+    box.send_keys("How many widgets does the plant in Oslo paint a day?")
+    box.send_keys(Keys.ENTER)
+    answer = WebDriverWait(browser, 30).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, ".message.assistant .timing").text and d.find_element(
+            By.CSS_SELECTOR, ".message.assistant"
+        )
+    )
+    assert "<script>" in answer.text  # document text in the quote or passages, as text
+    assert_nothing_ran()
