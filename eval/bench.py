@@ -74,6 +74,24 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def finish(run: dict[str, Any], args: argparse.Namespace, started: float, previous: dict | None) -> dict[str, Any]:
+    """Totals, memory and targets of the sections done so far (called after each, so a killed run leaves them)."""
+    run["duration_s"] = round(time.perf_counter() - started, 1)
+    run["load_average"]["end"] = list(os.getloadavg())
+    m = run["metrics"]
+    m["rss.process_peak_mb"] = peak_rss_mb()
+    m["rss.children_peak_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
+    assistant_peaks = [v for v in (m.get("cold_start.peak_rss_mb"), run["rss_after_mb"].get("answers")) if v]
+    if assistant_peaks:
+        m["rss.assistant_peak_mb"] = max(assistant_peaks)
+    if 1000 not in args.scales and REFERENCE_1000X:
+        run["reference_1000x"] = REFERENCE_1000X
+    run["targets"] = evaluate_targets(m)
+    if previous is not None:
+        run["compare"] = {"previous": str(args.compare), "run": previous.get("run"), "metrics": previous["metrics"]}
+    return run
+
+
 class BenchError(ValueError):
     """A bad option of the bench."""
 
@@ -99,33 +117,27 @@ def bench(args: argparse.Namespace, argv: list[str] | None = None) -> dict[str, 
         "skipped": {},
         "metrics": {},
         "rss_after_mb": {},
+        "complete": False,  # until every section has run; the files are rewritten after each section
     }
     started = time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix="qa-bench-", dir=args.workdir))
+
+    def save_partial() -> None:
+        write_results(finish(run, args, started, previous), args.out)
+
     try:
-        _run_sections(run, only, settings, args, workdir)
+        _run_sections(run, only, settings, args, workdir, save_partial)
     finally:
         if args.keep:
             print(f"kept {workdir}", file=sys.stderr)
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    run["duration_s"] = round(time.perf_counter() - started, 1)
-    run["load_average"]["end"] = list(os.getloadavg())
-    m = run["metrics"]
-    m["rss.process_peak_mb"] = peak_rss_mb()
-    m["rss.children_peak_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
-    assistant_peaks = [v for v in (m.get("cold_start.peak_rss_mb"), run["rss_after_mb"].get("answers")) if v]
-    if assistant_peaks:
-        m["rss.assistant_peak_mb"] = max(assistant_peaks)
-    if "1000" not in {str(s) for s in args.scales} and REFERENCE_1000X:
-        run["reference_1000x"] = REFERENCE_1000X
-    run["targets"] = evaluate_targets(m)
-    if previous is not None:
-        run["compare"] = {"previous": str(args.compare), "run": previous.get("run"), "metrics": previous["metrics"]}
-    return run
+    run["complete"] = True
+    return finish(run, args, started, previous)
 
 
-def _run_sections(run: dict, only: set[str], settings, args: argparse.Namespace, workdir: Path) -> None:
+def _run_sections(run: dict, only: set[str], settings, args: argparse.Namespace, workdir: Path,
+                  save_partial: Callable[[], None]) -> None:  # fmt: skip
     """Model sections first (their RSS is the assistant's), then the big corpora (the bench's own memory)."""
     embedder = generator = None
     for name in SECTIONS:
@@ -154,6 +166,7 @@ def _run_sections(run: dict, only: set[str], settings, args: argparse.Namespace,
         run["sections"][name] = {**result, "seconds": round(time.perf_counter() - section_started, 1),
                                  "load_average": {"before": before, "after": list(os.getloadavg())}}  # fmt: skip
         run["rss_after_mb"][name] = peak_rss_mb()
+        save_partial()
         if name == "answers":
             generator = None  # the big corpora come next; the chat model's pages need not stay
             gc.collect()

@@ -191,7 +191,8 @@ def format_table(run: dict[str, Any]) -> str:
     m, targets = run["metrics"], {t["key"]: t for t in run.get("targets", [])}
     previous = (run.get("compare") or {}).get("metrics")
     load = run.get("load_average", {})
-    lines = [f"qa bench {run['run']} · {run['machine']['cpus']} CPUs · load average "
+    partial = "" if run.get("complete", True) else f" · PARTIAL (sections done: {', '.join(run.get('sections', {}))})"
+    lines = [f"qa bench {run['run']}{partial} · {run['machine']['cpus']} CPUs · load average "
              f"{_load(load.get('start'))} → {_load(load.get('end'))} · {run.get('duration_s', '?')} s"]  # fmt: skip
     header = f"{'':58} {'value':>24}  {'target':<14}"
     lines.append(header + (f"  {'previous':>24}" if previous is not None else ""))
@@ -502,7 +503,7 @@ def render_html(run: dict[str, Any], svg: str) -> str:
 <style>body{{font-family:system-ui,sans-serif;margin:2em;color:#24292f;max-width:1000px}}
 table{{border-collapse:collapse;margin:1em 0}}td,th{{border-bottom:1px solid #d0d7de;padding:3px 10px;text-align:left}}
 td:nth-child(3){{font-variant-numeric:tabular-nums}}.meta{{color:#57606a}}</style></head><body>
-<h1>qa bench {escape(run['run'])}</h1>
+<h1>qa bench {escape(run['run'])}{'' if run.get('complete', True) else ' (partial)'}</h1>
 <p class="meta">model {escape(run['model'])} · {run['machine']['cpus']} CPUs · {escape(run['machine']['platform'])} ·
 {run.get('duration_s', '?')} s · load average {_load(load.get('start'))} → {_load(load.get('end'))}</p>
 <h2>Targets</h2><table><tr><th>target</th><th>measured</th><th>limit</th><th></th></tr>{targets}</table>

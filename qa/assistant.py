@@ -132,7 +132,7 @@ class Assistant:
 
         sources = {p.source: self.store.docs[p.source].text for p in passages}
         cited = cite(query, raw, passages, sources, s.min_support)
-        reason = answer_refusal(query, raw, cited)
+        reason = answer_refusal(query, raw, cited, self.retriever.vocabulary)
         if reason:
             yield _refusal(question, query, passages, timings, started, reason)
             return

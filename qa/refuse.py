@@ -11,20 +11,26 @@ Signals, in order (the small local models never refuse by themselves, so none of
   question_numbers_unmatched  a number or year the question asks about ("the 23rd conference", "in 2026")
                   appears in none of the cited documents
   no_quantity     the question asks for a quantity or date and the answer backs none
+  focus_not_in_documents  the thing asked about ("the annual budget") is in no quote, and a word of it
+                  is in no document: the model answered a neighbouring question
 """
 
 from __future__ import annotations
 
 import re
+from typing import Container
 
 from qa.cite import CiteResult
 from qa.records import Passage
+from qa.tokens import terms
 
 QUANTITY_QUESTION = re.compile(
     r"\b(how (many|much|long|old|often)|what (percentage|percent|share|proportion|number|fraction|date|year)"
     r"|which (date|year)|in what year|when (was|were|did|is|will))\b",
     re.IGNORECASE,
 )
+FOCUS = re.compile(r"\b(?:how (?:many|much)|what (?:is|was|are|were) the)\s+(.*)", re.IGNORECASE)
+FOCUS_STOP = set("of for in on at to from did does do is are was were has have had can could will would by with about".split())
 REFUSAL_TEXT = "The documents do not contain an answer to this question."
 DECLINED = re.compile(
     r"documents do not (say|contain|mention|provide|specify)|(passages|documents|text|context) (do|does) not"
@@ -44,8 +50,10 @@ def retrieval_refusal(passages: list[Passage], min_similarity: float, rare_term_
     return ""
 
 
-def answer_refusal(question: str, raw_answer: str, cited: CiteResult) -> str:
-    """Reason to refuse after generating, or ""."""
+def answer_refusal(
+    question: str, raw_answer: str, cited: CiteResult, vocabulary: Container[str] | None = None
+) -> str:
+    """Reason to refuse after generating, or "". `vocabulary` holds every term of the corpus."""
     if DECLINED.search(raw_answer):
         return "model_declined"
     if cited.supported == 0:
@@ -56,4 +64,30 @@ def answer_refusal(question: str, raw_answer: str, cited: CiteResult) -> str:
         return "question_numbers_unmatched"
     if QUANTITY_QUESTION.search(question) and not cited.backed_numbers:
         return "no_quantity"
+    if vocabulary is not None and _focus_unknown(question, cited, vocabulary):
+        return "focus_not_in_documents"
     return ""
+
+
+def question_focus(question: str) -> set[str]:
+    """The thing asked about: question_focus("What is the OSCE's annual budget?") == {"annual", "budget"}."""
+    m = FOCUS.search(question)
+    if not m:
+        return set()
+    kept = []
+    for word in re.findall(r"[\w’'-]+", m.group(1)):
+        if word.lower() in FOCUS_STOP:
+            break
+        if not word.endswith(("'s", "’s")):  # "the OSCE's budget": the owner is not the thing asked about
+            kept.append(word)
+        if len(kept) == 3:
+            break
+    return {t for t in terms(" ".join(kept)) if not t.isdigit()}
+
+
+def _focus_unknown(question: str, cited: CiteResult, vocabulary: Container[str]) -> bool:
+    """The answer's quotes say nothing of what was asked, and part of it is a word the corpus never uses
+    ("budget", "staff"): the model answered a neighbouring question."""
+    focus = question_focus(question)
+    quoted = set(terms(" ".join(c.quote for c in cited.citations)))
+    return bool(focus) and not (focus & quoted) and any(t not in vocabulary for t in focus)

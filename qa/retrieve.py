@@ -52,6 +52,11 @@ class HybridRetriever:
         rare = {t for t in terms(query) if 0 < frequency.get(t, 0) <= rare_below and not t.isdigit()}
         return bool(rare) and any(rare & set(terms(f"{p.title} {p.text}")) for p in passages)
 
+    @property
+    def vocabulary(self) -> dict[str, int]:
+        """Every term of the corpus, with the number of chunks that contain it."""
+        return self._term_frequency()
+
     def _term_frequency(self) -> dict[str, int]:
         if self._frequency is None:
             self._frequency = Counter(t for c in self.store.chunks for t in set(terms(c.embed_text)))

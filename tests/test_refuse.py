@@ -73,3 +73,24 @@ def test_a_quantity_question_needs_a_backed_number():
     assert answer_refusal("How many police officers attended?", "Seminars were held [1].", unbacked) == "no_quantity"
     assert answer_refusal("How many States took part?", "17 States took part [1].", backed) == ""
     assert answer_refusal("Who spoke?", "Richey spoke [1].", unbacked) == ""
+
+
+def test_question_focus_is_the_thing_asked_about():
+    from qa.refuse import question_focus
+
+    assert question_focus("What is the OSCE's annual budget?") == {"annual", "budget"}
+    assert question_focus("How many police officers attended the seminars?") == {"polic", "offic", "attend"}
+    assert question_focus("How many of the 57 signatories do?") == set()
+    assert question_focus("Who spoke at the meeting?") == set()
+
+
+def test_an_answer_about_something_else_than_an_unknown_focus_is_refused():
+    from qa.records import Citation
+
+    quote = "The OSCE is launching a major project to support States."
+    result = CiteResult("text", [Citation(1, "a.txt", quote, 0, len(quote), 1.0)], 1, 1)
+    vocabulary = {"osc", "launch", "major", "project", "support", "state"}
+    question = "What is the budget of the OSCE project?"
+    assert answer_refusal(question, quote, result, vocabulary) == "focus_not_in_documents"
+    assert answer_refusal("What is the project of the OSCE?", quote, result, vocabulary) == ""
+    assert answer_refusal(question, quote, result, None) == ""
