@@ -29,6 +29,7 @@ import random
 import re
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -51,27 +52,36 @@ CANDIDATES = 30  # what HybridRetriever asks FAISS and BM25 for
 REFERENCE_1000X: dict[str, Any] = {}
 
 COLD_START = """
-import json, resource, time
+import json, resource, sys, time
 started = time.perf_counter()
 from qa.assistant import Assistant
 imported = time.perf_counter()
 Assistant().load()
-print(json.dumps({"import_s": imported - started, "load_s": time.perf_counter() - imported,
+print(json.dumps({"ready_s": time.time() - float(sys.argv[1]), "import_s": imported - started,
+                  "load_s": time.perf_counter() - imported,
                   "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
-"""
+"""  # ready_s: from the parent's launch (epoch seconds in argv) to ready, interpreter start-up included
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)  # a terminated run still writes the sections it finished
     try:
         run = bench(args, argv if argv is not None else sys.argv[1:])
     except (QAError, BenchError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"interrupted: the finished sections are in {args.out}/latest.json", file=sys.stderr)
+        return 130
     for path in write_results(run, args.out):
         print(f"wrote {path}", file=sys.stderr)
     print(format_table(run))
     return 0
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def finish(run: dict[str, Any], args: argparse.Namespace, started: float, previous: dict | None) -> dict[str, Any]:
@@ -167,6 +177,8 @@ def _run_sections(run: dict, only: set[str], settings, args: argparse.Namespace,
                                  "load_average": {"before": before, "after": list(os.getloadavg())}}  # fmt: skip
         run["rss_after_mb"][name] = peak_rss_mb()
         save_partial()
+        if result.get("interrupted"):
+            raise KeyboardInterrupt
         if name == "answers":
             generator = None  # the big corpora come next; the chat model's pages need not stay
             gc.collect()
@@ -208,7 +220,8 @@ def measure_load(settings, repeat: int) -> tuple[dict[str, Any], Any, Any]:
 
 
 def measure_cold_start(settings, repeat: int) -> dict[str, Any]:
-    """A fresh interpreter to `Assistant().load()`: imports, embedder, index and chat model (page cache warm)."""
+    """A fresh interpreter to `Assistant().load()`: imports, embedder, index and chat model (page cache warm,
+    as on any start but the first after boot)."""
     from qa.assemble import model_path
 
     model_path(settings)  # fail here, with the setup hint, rather than in the child
@@ -219,15 +232,15 @@ def measure_cold_start(settings, repeat: int) -> dict[str, Any]:
     runs = []
     for _ in range(repeat):
         started = time.perf_counter()
-        command = [sys.executable, "-c", COLD_START]
+        command = [sys.executable, "-c", COLD_START, repr(time.time())]
         done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-        wall = time.perf_counter() - started
+        wall = time.perf_counter() - started  # includes the exit, which frees the models (~1 s)
         if done.returncode != 0:
             raise subprocess.SubprocessError(f"cold start failed: {done.stderr.strip().splitlines()[-1:]}")
         child = json.loads(done.stdout.strip().splitlines()[-1])
         child["peak_rss_mb"] = child.pop("peak_rss_kb") / 1024
         runs.append({"wall_s": round(wall, 3), **{k: round(v, 3) for k, v in child.items()}})
-    metrics = {f"cold_start.{k}": median_of(runs)[k] for k in ("wall_s", "import_s", "load_s")}
+    metrics = {f"cold_start.{k}": median_of(runs)[k] for k in ("ready_s", "wall_s", "import_s", "load_s")}
     metrics["cold_start.peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
     return {"metrics": metrics, "runs": runs}
 
@@ -247,19 +260,27 @@ def measure_answers(settings, args: argparse.Namespace, embedder, generator) -> 
     assistant = Assistant(settings, embedder=embedder, generator=generator)
     assistant.load()
     warmup = assistant.ask(load_gold()[-1].turns[0]).timings  # not the first item: its prompt would be all cached
-    runs, samples = [], []
+    runs, samples, interrupted = [], [], False
     for repeat in range(args.answer_repeat):
         label = f"answers {repeat + 1}/{args.answer_repeat}"
-        bar = tqdm(items, desc=label, unit="q", file=sys.stderr, dynamic_ncols=True)
-        run_samples = [s for item in bar for s in ask_item(assistant, item)]
-        runs.append(answer_summary(run_samples))
-        samples += [{**s, "repeat": repeat} for s in run_samples]
+        run_samples = []
+        try:
+            for item in tqdm(items, desc=label, unit="q", file=sys.stderr, dynamic_ncols=True):
+                run_samples += ask_item(assistant, item)
+        except KeyboardInterrupt:  # keep what was measured; the caller saves it and stops
+            interrupted = True
+        if run_samples:
+            runs.append(answer_summary(run_samples))
+            samples += [{**s, "repeat": repeat} for s in run_samples]
+        if interrupted:
+            break
     metrics = {f"answer.{k}": v for k, v in median_of(runs).items()}
     metrics["answer.warmup_total_ms"] = warmup.get("total_ms")
     prefix = fixed_prefix_tokens(assistant.generator)
     if prefix:
         metrics["answer.fixed_prefix_tokens"] = prefix
-    return {"metrics": metrics, "items": len(items), "warmup": warmup, "runs": runs, "samples": samples}
+    return {"metrics": metrics, "items": len(items), "warmup": warmup, "runs": runs, "samples": samples,
+            "interrupted": interrupted}  # fmt: skip
 
 
 def ask_item(assistant, item: GoldItem) -> list[dict[str, Any]]:

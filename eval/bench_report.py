@@ -29,7 +29,7 @@ TARGETS = (
     ("retrieval.x1.p50_ms", "retrieval p50 at seeds scale", "<=", 30, "ms"),
     ("retrieval.large.p50_ms", "retrieval p50 at ~100k chunks", "<=", 100, "ms"),
     ("index.chunks_per_s", "index build (largest corpus)", ">=", 150, "chunks/s"),
-    ("cold_start.wall_s", "cold start to ready", "<=", 15, "s"),
+    ("cold_start.ready_s", "cold start to ready", "<=", 15, "s"),
     ("rss.assistant_peak_mb", "peak RSS of the assistant", "<=", 3072, "MB"),
 )  # fmt: skip
 PASS, MISS, NEUTRAL = "#1a7f37", "#cf222e", "#8c959f"
@@ -137,8 +137,10 @@ def table_rows(run: dict[str, Any]) -> list[tuple[str, str, tuple[str, ...], str
         ("model load", "embedder, again (median)", ("load.embedder_s",), "s"),
         ("model load", "chat model, first in process (with import)", ("load.generator_first_s",), "s"),
         ("model load", "chat model, again (median)", ("load.generator_s",), "s"),
-        ("cold start", "fresh process to ready (median)", ("cold_start.wall_s",), "s"),
-        ("cold start", "… of which imports / loading", ("cold_start.import_s", "cold_start.load_s"), "s"),
+        ("cold start", "fresh process to ready (median)", ("cold_start.ready_s",), "s"),
+        ("cold start", "… of which imports of qa / loading models and index",
+         ("cold_start.import_s", "cold_start.load_s"), "s"),
+        ("cold start", "launch to exit (exit frees the models)", ("cold_start.wall_s",), "s"),
         ("answers", "asks / generated / refused before generation",
          ("answer.count", "answer.generated", "answer.refused_early"), ""),
         ("answers", "end-to-end p50 / p95 (every ask)", ("answer.total_ms.p50", "answer.total_ms.p95"), "ms"),
