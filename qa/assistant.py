@@ -19,7 +19,7 @@ from qa.embed import Embedder
 from qa.errors import BadQuestionError
 from qa.evidence import select_evidence
 from qa.generate import Generator
-from qa.prompt import build_prompt
+from qa.prompt import build_prompt, fixed_prefix
 from qa.records import Answer, Passage
 from qa.refuse import REFUSAL_TEXT, answer_refusal, retrieval_refusal
 from qa.settings import Settings
@@ -92,6 +92,13 @@ class Assistant:
     def load(self) -> None:
         """Load every model and the index now (the web app does this at start-up)."""
         _ = self.retriever, self.generator
+
+    def warm_up(self) -> None:
+        """Evaluate the fixed prompt prefix (system message and worked examples) once, at start-up, so
+        llama.cpp's prefix cache spares the first question those ~250 tokens (~3 s on 2 cores)."""
+        messages = [*fixed_prefix(), {"role": "user", "content": "Question: ready?"}]
+        for _ in self.generator.generate(messages, max_tokens=1):
+            break
 
     def ask(self, question: str, history: list[dict[str, str]] | None = None) -> Answer:
         answer = None

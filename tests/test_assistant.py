@@ -158,3 +158,11 @@ def test_the_assistant_refuses_an_index_built_with_other_settings(settings, fake
     assistant = Assistant(other, embedder=fake_embedder, generator=fake_generator)
     with pytest.raises(IndexMismatchError, match="qa index --rebuild"):
         assistant.ask(Q34)
+
+
+def test_warm_up_runs_the_fixed_prefix_once(assistant, fake_generator):
+    from qa.prompt import fixed_prefix
+
+    assistant.warm_up()
+    assert len(fake_generator.calls) == 1
+    assert fake_generator.calls[0][: len(fixed_prefix())] == list(fixed_prefix())

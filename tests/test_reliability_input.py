@@ -89,12 +89,13 @@ def test_cli_json_keeps_other_scripts_intact(fake_models, seed_index, capsys):
 
 
 @pytest.fixture
-def client(assistant):
+def client(assistant, fake_generator):
     with TestClient(create_app(assistant), raise_server_exceptions=False) as c:
         for _ in range(200):
             if c.get("/api/health").status_code == 200:
                 break
             time.sleep(0.01)
+        fake_generator.calls.clear()  # the start-up warm-up of the fixed prompt prefix
         yield c
 
 

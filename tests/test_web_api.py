@@ -71,9 +71,12 @@ def ready(client: TestClient, headers: dict[str, str] | None = None) -> TestClie
 
 
 @pytest.fixture
-def client(assistant):
+def client(assistant, generator):
     with TestClient(create_app(assistant)) as c:
-        yield ready(c)
+        ready(c)
+        assert len(generator.calls) == 1  # the start-up warm-up of the fixed prompt prefix
+        generator.calls.clear()
+        yield c
 
 
 def sse_events(body: str) -> list[tuple[str, dict]]:
@@ -132,7 +135,9 @@ def test_an_unanswerable_question_is_refused_with_the_closest_passages(web_index
     settings, store = web_index
     strict = settings.model_copy(update={"min_similarity": 0.99})  # the fake embedder's cosines are never that high
     with TestClient(create_app(Assistant(strict, embedder=FakeEmbedder(), store=store, generator=generator))) as c:
-        body = ready(c).post("/api/ask", json={"question": "What is the capital of Australia?"}).json()
+        ready(c)
+        generator.calls.clear()  # the start-up warm-up
+        body = c.post("/api/ask", json={"question": "What is the capital of Australia?"}).json()
     assert body["refused"] and body["refusal_reason"] == "low_similarity" and "do not contain" in body["text"]
     assert body["citations"] == [] and len(body["passages"]) == 5
     assert all(0 <= p["similarity"] < 0.99 for p in body["passages"])
@@ -255,6 +260,7 @@ def test_questions_beyond_the_waiting_limit_get_503_with_retry_after(web_index):
     app = create_app(Assistant(settings, embedder=FakeEmbedder(), store=store, generator=gated), max_waiting=1)
     with TestClient(app) as c:
         ready(c)
+        gated.started.clear()  # set by the start-up warm-up
         queue: GenerationQueue = app.state.queue
         results = []
         ask = lambda: results.append(c.post("/api/ask", json={"question": Q75}).status_code)  # noqa: E731
@@ -283,6 +289,7 @@ def test_a_consumer_that_goes_away_stops_the_generation(web_index):
         queue.start_loading()
         while queue.status == "loading":
             await asyncio.sleep(0.01)
+        gated.started.clear(), gated.closed.clear()  # set by the start-up warm-up
         events = queue.submit(Q75, []).events()
         assert "75%" in await anext(events)
         await events.aclose()
@@ -476,6 +483,7 @@ def test_a_browser_that_disconnects_mid_stream_stops_the_model(web_index):
         for _ in range(500):
             try:
                 if httpx.get(f"{base}/api/health").status_code == 200:
+                    gated.started.clear(), gated.closed.clear()  # set by the start-up warm-up
                     break
             except httpx.TransportError:
                 pass

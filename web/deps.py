@@ -141,6 +141,7 @@ class GenerationQueue:
     def _load(self) -> None:
         try:
             self.assistant.load()
+            self.assistant.warm_up()  # the first question in the page then skips the fixed prompt prefix
             self.status = "ready"
             log.info("ready: %s, %d chunks", self.assistant.generator.name, len(self.assistant.store.chunks))
         except QAError as e:
