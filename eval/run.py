@@ -1,9 +1,9 @@
 """Run: answer every gold question with the assistant, score it, write the reports and gate on thresholds.
 
     qa eval                                   # all 90 items with the default model, ~7 min on 2 cores
-    qa eval -- --retrieval-only               # retrieval metrics only, in seconds, no LLM
-    qa eval -- --ids sf-01,conv-03 --no-gate  # a few items, e.g. while debugging
-    qa eval -- --compare eval/results/latest.json   # which questions changed outcome
+    qa eval --retrieval-only               # retrieval metrics only, in seconds, no LLM
+    qa eval --ids sf-01,conv-03 --no-gate  # a few items, e.g. while debugging
+    qa eval --compare eval/results/latest.json   # which questions changed outcome
 
 Writes eval/results/<run>.{json,md,html} and latest.{json,md,html}; the last stdout line is `SUMMARY …`.
 Exit code: 0, 1 when a threshold of eval/thresholds.toml is not met, 2 when the run could not be made.

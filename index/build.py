@@ -23,7 +23,7 @@ from qa.errors import CorpusError, IndexMismatchError, QAError
 from qa.records import Chunk
 from qa.store import check_manifest, load_store, read_manifest, save_store, settings_fingerprint
 
-EMBED_BATCH = 64
+EMBED_BATCH = 256  # texts per call: progress granularity (the embedder batches within)
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,8 @@ def _previous(index_dir: Path, fingerprint: dict) -> tuple[dict[str, str], dict[
 def _embed(
     chunks: list[Chunk], old_vectors: dict[str, np.ndarray], embedder: Embedder, progress: Callable | None
 ) -> tuple[np.ndarray, int]:
-    todo = [i for i, c in enumerate(chunks) if c.hash not in old_vectors]
+    # Shortest first, so each batch holds texts of like length and little of it is padding (1.3× here).
+    todo = sorted((i for i, c in enumerate(chunks) if c.hash not in old_vectors), key=lambda i: len(chunks[i].embed_text))
     vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
     for i, c in enumerate(chunks):
         if c.hash in old_vectors:

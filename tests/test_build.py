@@ -212,3 +212,19 @@ def test_a_change_in_what_is_embedded_re_embeds_even_if_files_are_unchanged(buil
     monkeypatch.setattr(Chunk, "embed_text", property(lambda c: f"{c.title} | {c.text}"))
     report = build_index(built_index.corpus_dir, built_index.index_dir, built_index.embedder)
     assert not report.unchanged and report.embedded == report.chunks == 41
+
+
+def test_chunks_are_embedded_shortest_first_and_their_vectors_stay_beside_them(seed_corpus, tmp_path):
+    class RecordingEmbedder(FakeEmbedder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lengths: list[int] = []
+
+        def embed(self, texts: list[str]) -> np.ndarray:
+            self.lengths += [len(t) for t in texts]
+            return super().embed(texts)
+
+    embedder = RecordingEmbedder()
+    build_index(seed_corpus, tmp_path / "store", embedder)
+    assert embedder.lengths == sorted(embedder.lengths) and len(embedder.lengths) == 41  # less padding per batch
+    assert_vectors_are_fresh(load_store(tmp_path / "store"))

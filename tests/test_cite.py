@@ -211,7 +211,7 @@ def test_prompt_numbers_passages_as_cite_reads_them(p34, p75, sources):
     assert user["content"] == (
         f"[1] {passage_header(p34)}\n{QUOTE_34}\n[2] {passage_header(p75)}\n{QUOTE_75}\nQuestion: {Q34}"
     )
-    assert passage_header(p75) == "New policies needed to combat trafficking in the internet era, … (15 February 2022)"
+    assert passage_header(p75) == "New policies needed to combat trafficking in … (15 February 2022)"
     assert cite(Q34, "Only 34 of the 57 signatories do [1].", [p34, p75], sources).citations[0].n == 1
 
 

@@ -12,6 +12,7 @@ import qa.embed
 import qa.generate
 from fakes import FakeEmbedder, FakeGenerator
 from qa.cli import main
+from qa.errors import CorpusError
 from qa.settings import ROOT
 
 Q34 = "How many of the 57 OSCE signatories criminalise the use of victims of trafficking for sexual exploitation?"
@@ -113,3 +114,24 @@ def test_unexpected_errors_are_one_line_too(monkeypatch, corpus, tmp_path, capsy
 def test_no_command_prints_help(capsys):
     assert main([]) == 2
     assert "usage: qa" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [["eval", "--retrieval-only", "--limit", "3"], ["eval", "--", "--retrieval-only", "--limit", "3"]])
+def test_eval_and_bench_take_their_own_options_with_or_without_a_separator(monkeypatch, argv) -> None:
+    import eval.run
+
+    seen = []
+    monkeypatch.setattr(eval.run, "main", lambda rest: seen.append(rest) or 0)
+    assert main(argv) == 0
+    assert seen == [["--retrieval-only", "--limit", "3"]]
+
+
+def test_a_failing_delegated_command_is_one_line(monkeypatch, capsys) -> None:
+    import eval.bench
+
+    def boom(rest):
+        raise CorpusError("index is missing — run `qa index`")
+
+    monkeypatch.setattr(eval.bench, "main", boom)
+    assert main(["bench", "--only", "load"]) == 1
+    assert capsys.readouterr().err == "error: index is missing — run `qa index`\n"

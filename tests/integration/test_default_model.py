@@ -42,3 +42,21 @@ def test_ask_stream_yields_deltas_then_answer(real_assistant):
     assert all(isinstance(e, str) for e in events[:-1]) and len(events) > 2
     final = events[-1]
     assert final.timings["ttft_ms"] > 0 and final.timings["prompt_tokens"] > 0
+
+
+def test_bfloat16_embeddings_match_float32_ones() -> None:
+    """The bfloat16 fast path changes vectors by less than any ranking difference we could measure."""
+    import numpy as np
+
+    from index.chunk import chunk_corpus
+    from index.clean import clean_corpus
+    from index.load import load_corpus
+    from qa.embed import SentenceTransformerEmbedder
+    from qa.settings import ROOT
+
+    texts = [c.embed_text for c in chunk_corpus(clean_corpus(load_corpus(ROOT / "seeds")[0]))]
+    exact = SentenceTransformerEmbedder(precision="float32").embed(texts)
+    fast = SentenceTransformerEmbedder(precision="bfloat16").embed(texts)
+    assert np.allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-5)
+    assert (exact * fast).sum(axis=1).min() > 0.999
+    assert ((fast @ exact.T).argmax(axis=1) == np.arange(len(texts))).all()

@@ -1,0 +1,59 @@
+"""Evidence selection: which sentences of the top passages the model sees, under which headers."""
+
+from __future__ import annotations
+
+
+from qa.evidence import passage_header, select_evidence
+from qa.records import Passage
+from fakes import FakeEmbedder
+
+TITLE = "Steady progress made in national anti-trafficking efforts, but challenges persist, OSCE report says"
+DATE = {"date": "18 July 2022"}
+
+
+def passage(n: int, text: str, title: str = TITLE, metadata: dict | None = None) -> Passage:
+    return Passage(f"a.txt#{n}", "a.txt", title, text, score=1.0 / n, start=100 * n, end=100 * n + len(text),
+                   metadata=DATE if metadata is None else metadata)  # fmt: skip
+
+
+def evidence_for(question: str, passages: list[Passage]):
+    embedder = FakeEmbedder()
+    return select_evidence(question, embedder.embed([question])[0], passages, embedder, n_passages=4, n_sentences=6)
+
+
+def test_a_long_title_is_cut_to_seven_words_and_keeps_the_date() -> None:
+    assert passage_header(passage(1, "x")) == "Steady progress made in national anti-trafficking efforts, … (18 July 2022)"
+    assert passage_header(passage(1, "x", "Short title")) == "Short title (18 July 2022)"
+    assert passage_header(passage(1, "x", "Short title", metadata={})) == "Short title"
+
+
+def test_a_picked_title_line_moves_into_the_header_whole_and_is_not_shown_twice() -> None:
+    text = f"{TITLE}\nThe OSCE report on trafficking progress says 34 states criminalise it."
+    [shown] = evidence_for("What does the OSCE report on trafficking progress say?", [passage(1, text)])
+    assert shown.header == f"{TITLE} (18 July 2022)"
+    assert TITLE not in shown.text
+    assert shown.text == "The OSCE report on trafficking progress says 34 states criminalise it."
+    assert len(shown.spans) == 1
+
+
+def test_a_title_line_that_is_the_only_pick_stays_as_the_passage_text() -> None:
+    [shown] = evidence_for("steady progress trafficking report", [passage(1, TITLE)])
+    assert shown.text == TITLE
+
+
+def test_a_title_already_shown_above_is_only_recalled_in_short() -> None:
+    first = passage(1, "The OSCE survey covered 57 states in 2021.")
+    second = passage(2, "The OSCE survey found that 34 states criminalise it.")
+    shown = evidence_for("What did the OSCE survey of states find?", [first, second])
+    assert [e.n for e in shown] == [1, 2]
+    assert shown[0].header.startswith("Steady progress made in national anti-trafficking efforts, …")
+    assert shown[1].header == "Steady progress made … (18 July 2022)"
+
+
+def test_sentences_keep_their_document_order_and_offsets() -> None:
+    text = "Delegates from 41 countries attended. The weather was fine. The meeting was in Geneva."
+    [shown] = evidence_for("How many countries attended the meeting in Geneva?", [passage(1, text, "Meeting")])
+    starts = [s for s, _ in shown.spans]
+    assert starts == sorted(starts)
+    for (start, end), sentence in zip(shown.spans, ["Delegates from 41 countries attended.", "The meeting was in Geneva."]):
+        assert text[start - 100 : end - 100] == sentence
