@@ -15,7 +15,7 @@ import time
 from typing import Iterator
 
 from qa.cite import cite
-from qa.embed import Embedder
+from qa.embed import CachingEmbedder, Embedder
 from qa.errors import BadQuestionError
 from qa.evidence import select_evidence
 from qa.generate import Generator
@@ -30,6 +30,8 @@ MAX_QUESTION_CHARS = 2000
 FOLLOW_UP_WORDS = {"it", "its", "they", "them", "their", "he", "she", "his", "her", "that", "this", "those",
                    "these", "there", "then", "same", "post", "role"}  # fmt: skip
 YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+WH = re.compile(r"\b(how many|how much|who|whom|whose|which|what|when|where|why|how)\b", re.IGNORECASE)
+FOLLOW_UP_START = ("and ", "and,", "what about", "how about", "also", "what else")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 Event = str | Answer  # ask_stream yields text deltas, then the final Answer
@@ -47,6 +49,7 @@ class Assistant:
         self.settings = settings or Settings()
         self._embedder, self._store, self._generator = embedder, store, generator
         self._retriever = None
+        self._sentence_embedder: Embedder | None = None
         self._lock = threading.Lock()
 
     # Collaborators load on first use, once.
@@ -60,6 +63,15 @@ class Assistant:
                     self.settings.embedding_model_path, precision=self.settings.embedding_precision
                 )
             return self._embedder
+
+    @property
+    def sentence_embedder(self) -> Embedder:
+        """The embedder for evidence sentences: it remembers them, since passages recur across questions."""
+        embedder = self.embedder
+        with self._lock:
+            if self._sentence_embedder is None:
+                self._sentence_embedder = CachingEmbedder(embedder)
+            return self._sentence_embedder
 
     @property
     def store(self) -> IndexStore:
@@ -126,8 +138,10 @@ class Assistant:
             yield _refusal(question, query, passages, timings, started, reason)
             return
 
-        evidence = select_evidence(query, question_vector, passages, self.embedder, s.prompt_passages, s.evidence_sentences)
-        prompt = build_prompt(question, evidence, previous if query != question else "")
+        evidence = select_evidence(query, question_vector, passages, self.sentence_embedder, s.prompt_passages,
+                                   s.evidence_sentences)  # fmt: skip
+        asked = restated_question(question, previous) if query != question else question
+        prompt = build_prompt(asked, evidence, previous if query != question and asked == question else "")
         timings["prompt_ms"] = _ms(started) - timings["retrieve_ms"]
         generation_started = time.perf_counter()
         raw = ""
@@ -175,7 +189,7 @@ def standalone_query(question: str, previous: str) -> str:
         return question
     lowered = words(question)
     follows = (
-        question.lower().startswith(("and ", "and,", "what about", "how about", "also", "what else"))
+        question.lower().startswith(FOLLOW_UP_START)
         or bool(FOLLOW_UP_WORDS & set(lowered))
         or len(terms(question)) <= 2
     )
@@ -185,6 +199,27 @@ def standalone_query(question: str, previous: str) -> str:
     if years_now:  # "And in 2024?" asks the earlier question about another year
         previous = YEAR.sub(years_now[0], previous)
     return f"{previous} {question}"
+
+
+def restated_question(question: str, previous: str) -> str:
+    """What the model is asked: a follow-up that asks the earlier question about another year is that question.
+
+    restated_question("And who held the post in 2025?", "Who was the Representative in 2024?")
+        == "Who was the Representative in 2025?"
+    Anything else is asked as it is (the prompt then shows the earlier question beside it).
+    """
+    years_now, years_before = YEAR.findall(question), YEAR.findall(previous)
+    if not previous or len(set(years_now)) != 1 or not years_before or not question.lower().startswith(FOLLOW_UP_START):
+        return question
+    asks, asked = _wh(question), _wh(previous)
+    if asks and asks != asked:  # "And how many came in 2025?" after "When was it in 2024?" is a new question
+        return question
+    return YEAR.sub(years_now[0], previous)
+
+
+def _wh(text: str) -> str:
+    match = WH.search(text)
+    return match.group(1).lower() if match else ""
 
 
 def _refusal(question: str, query: str, passages: list[Passage], timings: dict, started: float, reason: str) -> Answer:

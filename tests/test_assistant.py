@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.assistant import Assistant, check_question, standalone_query
+from qa.assistant import Assistant, check_question, restated_question, standalone_query
 from qa.errors import BadQuestionError, IndexMismatchError
 from qa.records import Answer
 from qa.refuse import REFUSAL_TEXT
@@ -103,7 +103,32 @@ def test_a_follow_up_is_searched_with_the_previous_question(assistant, fake_gene
     answer = assistant.ask("And in 2025?", history)
     assert answer.question == "And in 2025?"
     assert answer.search_query == "Who chaired the OSCE in 2025? And in 2025?"
-    assert "Earlier question: Who chaired the OSCE in 2024?" in fake_generator.calls[0][-1]["content"]
+    prompt = fake_generator.calls[0][-1]["content"]
+    assert "Question: Who chaired the OSCE in 2025?" in prompt and "Earlier question" not in prompt
+
+
+def test_a_follow_up_about_something_else_shows_the_earlier_question(assistant, fake_generator):
+    history = [{"role": "user", "content": "Who chaired the OSCE in 2024?"}]
+    assistant.ask("When did they start?", history)
+    prompt = fake_generator.calls[0][-1]["content"]
+    assert "Earlier question: Who chaired the OSCE in 2024?\nQuestion: When did they start?" in prompt
+
+
+@pytest.mark.parametrize(
+    "question, previous, expected",
+    [
+        ("And in 2025?", "Who chaired the OSCE in 2024?", "Who chaired the OSCE in 2025?"),
+        ("And which country has it in 2025?", "Which country held the OSCE Chairpersonship in 2024?",
+         "Which country held the OSCE Chairpersonship in 2025?"),
+        ("And how many attended in 2023?", "When was the conference held in 2022?", "And how many attended in 2023?"),
+        ("And in 2023 or 2024?", "Who chaired the OSCE in 2022?", "And in 2023 or 2024?"),  # two years: not one question
+        ("Who chaired it in 2025?", "Who chaired the OSCE in 2024?", "Who chaired it in 2025?"),  # no "and": as asked
+        ("And in 2025?", "Who chairs the OSCE?", "And in 2025?"),  # no year to replace
+        ("And in 2025?", "", "And in 2025?"),
+    ],
+)  # fmt: skip
+def test_restated_question(question, previous, expected):
+    assert restated_question(question, previous) == expected
 
 
 def test_a_new_question_with_history_is_searched_alone(assistant):

@@ -27,3 +27,24 @@ def test_no_cpuinfo_means_float32(monkeypatch) -> None:
     real_path = Path
     monkeypatch.setattr(qa.embed, "Path", lambda p: real_path("/nonexistent/cpuinfo") if p == "/proc/cpuinfo" else real_path(p))
     assert cpu_has_bf16() is False
+
+
+def test_the_caching_embedder_embeds_each_text_once_and_returns_the_same_vectors() -> None:
+    import numpy as np
+
+    from fakes import FakeEmbedder
+    from qa.embed import CachingEmbedder
+
+    inner = FakeEmbedder()
+    cached = CachingEmbedder(inner, size=3)
+    first = cached.embed(["a b", "c d", "a b"])
+    assert inner.embedded == 2  # a repeated text in one call is embedded once
+    assert np.allclose(first, inner.embed(["a b", "c d", "a b"]))
+    inner.embedded = 0
+    again = cached.embed(["c d", "e f"])
+    assert inner.embedded == 1 and np.allclose(again[0], first[1])
+    cached.embed(["g h"])  # four texts seen, room for three: the least recently used ("a b") goes
+    inner.embedded = 0
+    cached.embed(["a b"])
+    assert inner.embedded == 1
+    assert cached.embed([]).shape == (0, inner.dim)
