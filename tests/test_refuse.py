@@ -94,3 +94,27 @@ def test_an_answer_about_something_else_than_an_unknown_focus_is_refused():
     assert answer_refusal(question, quote, result, vocabulary) == "focus_not_in_documents"
     assert answer_refusal("What is the project of the OSCE?", quote, result, vocabulary) == ""
     assert answer_refusal(question, quote, result, None) == ""
+
+
+def test_a_quoted_word_does_not_excuse_a_focus_word_that_no_document_uses():
+    from qa.records import Citation
+
+    quote = "- Annual OSCE Mediterranean conferences"
+    result = CiteResult("text", [Citation(1, "a.txt", quote, 0, len(quote), 1.0)], 1, 1)
+    vocabulary = {"annual", "osc", "mediterranean", "confer"}
+    answer = "The OSCE's annual budget is covered by annual OSCE Mediterranean conferences [1]."
+    assert answer_refusal("What is the OSCE's annual budget?", answer, result, vocabulary) == "focus_not_in_documents"
+    assert answer_refusal("What is the OSCE's annual conference?", answer, result, vocabulary) == ""
+
+
+def test_a_count_is_not_answered_by_the_days_or_year_of_a_date():
+    from qa.refuse import date_numbers
+
+    dated = CiteResult("text", [], 1, 1, frozenset({"15", "22"}), frozenset())
+    answer = "Seminars on identifying victims were held from 15 to 22 February [1]."
+    assert answer_refusal("How many victims were identified in 2022?", answer, dated) == "no_quantity"
+    counted = CiteResult("text", [], 1, 1, frozenset({"15", "22", "40"}), frozenset())
+    answer = "From 15 to 22 February, 40 officers were trained [1]."
+    assert answer_refusal("How many officers were trained?", answer, counted) == ""
+    assert answer_refusal("When were the seminars held?", "From 15 to 22 February [1].", dated) == ""
+    assert date_numbers("from 15 to 22 February 2022, 40 came; on March 3 and 2 April") == {"15", "22", "2022", "3", "2"}
