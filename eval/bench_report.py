@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import statistics
 import sys
 from html import escape
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from eval.metrics import percentile
+from eval.report import write_run_files
 
 # (metric key, label, comparison, limit, unit): the targets of issue 6.
 TARGETS = (
@@ -523,13 +523,7 @@ def write_results(run: dict[str, Any], out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     svg = render_svg(run)
     contents = {"json": json.dumps(run, ensure_ascii=False, indent=1), "svg": svg, "html": render_html(run, svg)}
-    paths = []
-    for ext, text in contents.items():
-        path = out_dir / f"{run['run']}.{ext}"
-        path.write_text(text, encoding="utf-8")
-        shutil.copyfile(path, out_dir / f"latest.{ext}")
-        paths.append(path)
-    return paths
+    return write_run_files(run["run"], contents, out_dir)
 
 
 if __name__ == "__main__":  # re-render a saved run: python -m eval.bench_report bench/results/latest.json

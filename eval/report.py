@@ -35,9 +35,14 @@ def write_reports(run: dict[str, Any], out_dir: Path) -> list[Path]:
         "md": render_markdown(run),
         "html": render_html(run),
     }
+    return write_run_files(run["run"], contents, out_dir)
+
+
+def write_run_files(run_name: str, contents: dict[str, str], out_dir: Path) -> list[Path]:
+    """out_dir/<run_name>.<ext> for each (ext, text), each also copied to latest.<ext>; returns the run's paths."""
     paths = []
     for ext, text in contents.items():
-        path = out_dir / f"{run['run']}.{ext}"
+        path = out_dir / f"{run_name}.{ext}"
         path.write_text(text, encoding="utf-8")
         shutil.copyfile(path, out_dir / f"latest.{ext}")
         paths.append(path)
