@@ -4,16 +4,13 @@
     evidence[0].n == 1 and "34 of the 57" in evidence[0].text
 
 Prompt tokens are the main cost of an answer here (~80 tokens/s), so the model sees sentences, not chunks.
-A sentence's score is its cosine with the question plus a bonus for shared terms and one for holding the
-kind of thing asked for (a name for "who", a count for "how many", a date for "when"); each passage shown keeps
+A sentence's score is its cosine with the question plus a bonus for shared terms; each passage shown keeps
 its sentences in document order under a short header (title and date). The header is the only copy of the
 title: a picked sentence that is the title line itself moves into the header, whole, instead of being shown
 twice (each prompt token costs ~11 ms of time to first token on 2 cores).
 """
 
 from __future__ import annotations
-
-import re
 
 import numpy as np
 
@@ -24,15 +21,6 @@ from qa.sentences import is_anaphoric, sentence_spans
 from qa.tokens import terms
 
 LEXICAL_WEIGHT = 0.3
-ANSWER_TYPE_WEIGHT = 0.2  # gold answer in the prompt 0.808 -> 0.822 of answerable items, ~12 fewer tokens
-MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
-ANSWER_TYPES = (  # (what the question asks, what a sentence holding the answer has)
-    (re.compile(r"\bwho(m|se)?\b", re.I), re.compile(r"\b(?:Dr\.|Mr\.|Ms\.|[A-Z][a-z]+)\s+(?:[A-Z]\.\s+)?[A-Z][a-z]+\b")),
-    (re.compile(r"\bhow (many|much)\b|\bwhat (number|percentage|share|proportion)\b", re.I),
-     re.compile(rf"\b(?!(?:19|20)\d\d\b)\d[\d,.]*\b(?!\s+(?:{MONTHS}))|%")),  # a number, not a year or day
-    (re.compile(r"\bwhen\b|\bwhat (date|year)\b|\bwhich (date|year)\b|\bin what year\b", re.I),
-     re.compile(rf"\b\d{{1,2}}\s+(?:{MONTHS})\b|\b(?:{MONTHS})\s+\d{{4}}\b|\b(?:19|20)\d\d\b|\btoday\b")),
-)  # fmt: skip
 HEADER_WORDS = 7
 REPEATED_HEADER_WORDS = 3  # a title already shown above is only recalled
 RELATIVE_CUTOFF = 0.3  # sentences scoring this far below the best one are left out of the prompt
@@ -97,18 +85,7 @@ def score_sentences(question: str, question_vector: np.ndarray, sentences: list[
     similarity = embedder.embed(sentences) @ question_vector
     question_terms = set(terms(question))
     overlap = np.array([len(question_terms & set(terms(s))) / max(1, len(question_terms)) for s in sentences])
-    return similarity + LEXICAL_WEIGHT * overlap + ANSWER_TYPE_WEIGHT * answer_type_match(question, sentences)
-
-
-def answer_type_match(question: str, sentences: list[str]) -> np.ndarray:
-    """1.0 for each sentence holding the kind of thing the question asks for, else 0.0 (all 0 if it is unclear).
-
-    answer_type_match("How many came?", ["In 2022 it met.", "481 came."]).tolist() == [0.0, 1.0]
-    """
-    for asks, holds in ANSWER_TYPES:
-        if asks.search(question):
-            return np.array([bool(holds.search(s)) for s in sentences], dtype=float)
-    return np.zeros(len(sentences))
+    return similarity + LEXICAL_WEIGHT * overlap
 
 
 def passage_header(passage: Passage, limit: int = HEADER_WORDS) -> str:

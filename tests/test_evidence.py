@@ -57,14 +57,3 @@ def test_sentences_keep_their_document_order_and_offsets() -> None:
     assert starts == sorted(starts)
     for (start, end), sentence in zip(shown.spans, ["Delegates from 41 countries attended.", "The meeting was in Geneva."]):
         assert text[start - 100 : end - 100] == sentence
-
-
-def test_a_sentence_holding_the_kind_of_thing_asked_for_is_preferred() -> None:
-    from qa.evidence import answer_type_match
-
-    sentences = ["The meeting was held in Vienna in 2022.", "Delegates from 481 groups came.",
-                 "Petya Nestorova spoke.", "It took place on 15 June."]  # fmt: skip
-    assert answer_type_match("How many groups came?", sentences).tolist() == [0.0, 1.0, 0.0, 0.0]
-    assert answer_type_match("Who spoke?", sentences).tolist() == [0.0, 0.0, 1.0, 0.0]
-    assert answer_type_match("When was it?", sentences).tolist() == [1.0, 0.0, 0.0, 1.0]
-    assert answer_type_match("Why did it happen?", sentences).tolist() == [0.0, 0.0, 0.0, 0.0]
