@@ -117,7 +117,8 @@ def _embed(
     chunks: list[Chunk], old_vectors: dict[str, np.ndarray], embedder: Embedder, progress: Callable | None
 ) -> tuple[np.ndarray, int]:
     # Shortest first, so each batch holds texts of like length and little of it is padding (1.3× here).
-    todo = sorted((i for i, c in enumerate(chunks) if c.hash not in old_vectors), key=lambda i: len(chunks[i].embed_text))
+    todo = [i for i, c in enumerate(chunks) if c.hash not in old_vectors]
+    todo.sort(key=lambda i: len(chunks[i].embed_text))
     vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
     for i, c in enumerate(chunks):
         if c.hash in old_vectors:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from qa.tokens import MONTHS
+
 KEYS = {
     "date": "date",
     "publishing date": "date",
@@ -22,7 +24,6 @@ KEYS = {
     "what we do": "topic",
     "fields of work": "topic",
 }
-MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 DATE = rf"\d{{1,2}} (?:{MONTHS}) \d{{4}}|(?:{MONTHS}) \d{{1,2}}, \d{{4}}"
 KEY_LINE = re.compile(r"^(?:- )?([A-Za-z][A-Za-z ]{1,25}):\s*(.*)$")
 DATELINE = re.compile(rf"^([A-Z][A-Z .'/-]{{2,}}), ({DATE})")

@@ -49,8 +49,10 @@ def select_evidence(
     for n, passage in enumerate(passages[:n_passages], start=1):
         picked = [candidates[i] for i in chosen if candidates[i][0] == n]
         titles = [c for c in picked if _is_title(c[3], passage.title)]
-        words = len(passage.title.split()) if titles else REPEATED_HEADER_WORDS if passage.title in shown_titles else HEADER_WORDS
-        header = passage_header(passage, words)
+        if titles:
+            header = passage_header(passage, limit=len(passage.title.split()))  # the whole title, once
+        else:
+            header = passage_header(passage, REPEATED_HEADER_WORDS if passage.title in shown_titles else HEADER_WORDS)
         picked = [c for c in picked if c not in titles] or picked
         if picked:
             text = "".join(("\n" if i and _new_line(passage, picked[i - 1], c) else " " if i else "") + c[3]

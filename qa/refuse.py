@@ -23,15 +23,16 @@ from typing import Container
 
 from qa.cite import CiteResult
 from qa.records import Passage
-from qa.tokens import numbers, terms
+from qa.tokens import MONTHS, numbers, terms
 
 QUANTITY_QUESTION = re.compile(
     r"\b(how (many|much|long|old|often)|what (percentage|percent|share|proportion|number|fraction|date|year)"
     r"|which (date|year)|in what year|when (was|were|did|is|will))\b",
     re.IGNORECASE,
 )
-COUNT_QUESTION = re.compile(r"\bhow (many|much)\b|\bwhat (number|percentage|percent|share|proportion)\b", re.IGNORECASE)
-MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+COUNT_QUESTION = re.compile(
+    r"\bhow (many|much)\b|\bwhat (number|percentage|percent|share|proportion)\b", re.IGNORECASE
+)
 DATE_PARTS = re.compile(
     rf"\b\d{{1,2}}(?:\s*(?:-|–|to|and)\s*\d{{1,2}})?\s+(?:{MONTHS})\b|\b(?:{MONTHS})\s+\d{{1,2}}\b|\b(?:19|20)\d\d\b"
 )

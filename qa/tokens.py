@@ -12,6 +12,7 @@ from functools import lru_cache
 
 WORD = re.compile(r"\d+(?:[.,]\d+)*%?|[^\W\d_]+(?:['’-][^\W\d_]+)*")
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 STOPWORDS = frozenset(
     """a about above after again against all also am an and any are as at be been before being below between
     both but by can could did do does doing down during each few for from further had has have having he her
