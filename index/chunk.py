@@ -4,8 +4,10 @@
     doc.text[chunks[0].start:chunks[0].end] == chunks[0].text
 
 A section starts at a markdown heading or at a headline followed by a date line ("Publishing date: …",
-"- Date:"), so each item of a news list is its own unit and carries its own title and metadata.
-Sentences are never split: one longer than `max_chars` becomes a chunk on its own.
+"- Date:"), so each item of a news list is its own unit and carries its own title and metadata. A heading's
+section is titled by its path ("git-clean(1) Manual Page › OPTIONS"); a heading with no text of its own
+joins the section after it. Sentences are never split, and a ``` code block is kept whole: a unit longer
+than `max_chars` becomes a chunk on its own.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from dataclasses import dataclass
 
 from index.metadata import extract_metadata, is_date_key
 from qa.records import Chunk, SourceDoc
-from qa.sentences import is_anaphoric, sentence_spans
+from qa.sentences import code_blocks, code_lines, heading, is_anaphoric, sentence_spans
+
+TITLE_SEPARATOR = " › "
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,7 @@ def chunk_corpus(docs: list[SourceDoc], target_chars: int = 500, max_chars: int 
 def chunk_document(doc: SourceDoc, target_chars: int = 500, max_chars: int = 900) -> list[Chunk]:
     chunks: list[Chunk] = []
     for section in find_sections(doc):
-        spans = [(section.start + s, section.start + e) for s, e in sentence_spans(doc.text[section.start : section.end])]
+        spans = units(doc.text[section.start : section.end], section.start)
         leans_back = [is_anaphoric(doc.text[s:e]) for s, e in spans]
         for start, end in _pack(spans, target_chars, max_chars, leans_back):
             chunks.append(
@@ -49,21 +53,31 @@ def chunk_document(doc: SourceDoc, target_chars: int = 500, max_chars: int = 900
     return chunks
 
 
+def units(text: str, offset: int = 0) -> list[tuple[int, int]]:
+    """What chunks are packed from: sentence spans, except that a ``` code block is one unit, fences included."""
+    blocks = code_blocks(text)
+    spans = [(s, e) for s, e in sentence_spans(text) if not any(bs <= s < be for bs, be in blocks)]
+    return [(offset + s, offset + e) for s, e in sorted(spans + blocks)]
+
+
 def find_sections(doc: SourceDoc) -> list[Section]:
     lines = doc.text.split("\n")
     offsets = [0]
     for line in lines:
         offsets.append(offsets[-1] + len(line) + 1)
-    starts = [i for i in range(len(lines)) if _starts_section(lines, i)]
+    code = code_lines(lines)
+    starts = [i for i in range(len(lines)) if i not in code and _starts_section(lines, i)]
+    starts = [i for k, i in enumerate(starts) if not (k and _heading_only(lines, starts[k - 1], i))]
     if not starts or starts[0] != 0:
         starts.insert(0, 0)
+    titles = _heading_paths(lines, code)
     sections = []
     for k, first in enumerate(starts):
         last = starts[k + 1] if k + 1 < len(starts) else len(lines)
         title, fields = extract_metadata(lines[first:last])
         is_preamble = first == 0 and not _starts_section(lines, 0)
-        if lines[first].startswith("#"):
-            section_title = lines[first].lstrip("# ").strip() or doc.title
+        if heading(lines[first]):
+            section_title = titles[_last_heading(lines, first, last)] or doc.title
         else:
             section_title = doc.title if is_preamble or not title else lines[first]
         # a preamble before the first dated section (a site menu, a page header) is not dated by it
@@ -72,8 +86,34 @@ def find_sections(doc: SourceDoc) -> list[Section]:
     return sections
 
 
+def _heading_only(lines: list[str], start: int, following: int) -> bool:
+    """A section that is a heading line directly followed by another heading: the two are one section."""
+    return following == start + 1 and bool(heading(lines[start])) and bool(heading(lines[following]))
+
+
+def _last_heading(lines: list[str], first: int, last: int) -> int:
+    """The last of the heading lines a section starts with (a merged "# Page" + "## NAME" is titled by NAME)."""
+    i = first
+    while i + 1 < last and heading(lines[i + 1]):
+        i += 1
+    return i
+
+
+def _heading_paths(lines: list[str], code: set[int]) -> dict[int, str]:
+    """For each heading line, the path of headings it sits under: "Page › OPTIONS" for "## OPTIONS"."""
+    stack: list[tuple[int, str]] = []
+    paths: dict[int, str] = {}
+    for i, line in enumerate(lines):
+        found = None if i in code else heading(line)
+        if found:
+            level, text = found
+            stack = [(lv, t) for lv, t in stack if lv < level] + [(level, text)]
+            paths[i] = TITLE_SEPARATOR.join(t for _, t in stack)
+    return paths
+
+
 def _starts_section(lines: list[str], i: int) -> bool:
-    if lines[i].startswith("#"):
+    if heading(lines[i]):
         return True
     return i + 1 < len(lines) and not is_date_key(lines[i]) and is_date_key(lines[i + 1])
 

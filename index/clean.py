@@ -5,7 +5,8 @@
 A block is boilerplate when at least `min_block_lines` of its lines also occur in another document (the
 site menu three seed pages start with). The first document that has a block keeps it, so facts that live
 only there stay answerable; later documents drop the lines already kept. Nothing else is removed except
-lone "-" lines and blank lines; whitespace and unicode are normalised and hard-wrapped lines rejoined.
+lone "-" lines and blank lines; whitespace and unicode are normalised and hard-wrapped lines rejoined, except
+inside ``` code fences, whose lines and spacing are kept.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import replace
 
 from index.metadata import extract_metadata
 from qa.records import SourceDoc
+from qa.sentences import heading
 
 MAX_GAP = 2  # short lines that differ inside a repeated block ("Czechia" / "Czech Republic") do not end it
 MAX_GAP_WORDS = 6  # a longer line (a headline) always ends a block
@@ -24,10 +26,13 @@ BULLET_ONLY = re.compile(r"^[-–—•*·]+$")
 SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
 ZERO_WIDTH = re.compile(r"[\u200c\u200d\u2060\ufeff\u00ad]")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+FENCE = "```"
+HTML = (".html", ".htm")
 
 
 def clean_corpus(docs: list[SourceDoc], min_block_lines: int = 10) -> list[SourceDoc]:
-    line_lists = [normalise_lines(doc.text) for doc in docs]
+    # HTML has explicit blocks (index/convert.py): only plain text and PDFs carry hard-wrapped lines to rejoin
+    line_lists = [normalise_lines(doc.text, rejoin=not doc.source.lower().endswith(HTML)) for doc in docs]
     kept = remove_boilerplate(line_lists, min_block_lines)
     cleaned = []
     for doc, lines, kept_lines in zip(docs, line_lists, kept):
@@ -36,20 +41,30 @@ def clean_corpus(docs: list[SourceDoc], min_block_lines: int = 10) -> list[Sourc
     return cleaned
 
 
-def normalise_lines(text: str) -> list[str]:
+def normalise_lines(text: str, rejoin: bool = True) -> list[str]:
     """NFKC, one space between words, no blank or lone-dash lines, hard-wrapped sentence lines rejoined."""
     text = unicodedata.normalize("NFKC", text.replace("\r\n", "\n").replace("\r", "\n"))
     text = CONTROL.sub("", ZERO_WIDTH.sub("", text))
     lines: list[str] = []
     joinable = False  # the previous line continues on the next one (no blank line between them)
+    in_code = False  # inside a ``` fence: code keeps its lines and its spacing
     for raw in text.split("\n"):
+        if raw.strip().startswith(FENCE):
+            in_code = not in_code
+            lines.append(raw.strip())
+            joinable = False
+            continue
+        if in_code:
+            if raw.strip():
+                lines.append(raw.rstrip().replace("\t", "    "))
+            continue
         line = SPACES.sub(" ", raw).strip()
         if not line:
             joinable = False
             continue
         if BULLET_ONLY.match(line):
             continue
-        if joinable and _continues(lines[-1], line):
+        if rejoin and joinable and _continues(lines[-1], line):
             lines[-1] = f"{lines[-1]} {line}"
         else:
             lines.append(line)
@@ -58,8 +73,10 @@ def normalise_lines(text: str) -> list[str]:
 
 
 def _continues(previous: str, line: str) -> bool:
-    """A PDF-style wrap: the previous line ends mid-sentence and this one starts in lower case."""
-    return not previous.endswith((".", "!", "?", ":", ";", '"', "”", ")")) and line[0].islower()
+    """A PDF-style wrap: the previous line ends mid-sentence and this one starts in lower case (a heading
+    is never continued)."""
+    ends = previous.endswith((".", "!", "?", ":", ";", '"', "”", ")"))
+    return not ends and line[0].islower() and not heading(previous)
 
 
 def remove_boilerplate(line_lists: list[list[str]], min_block_lines: int) -> list[list[str]]:

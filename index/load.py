@@ -4,7 +4,8 @@
     docs[0].source == "000_d2af82de5b2a880a.txt"
     skipped == [Skipped("photo.png", "unsupported type .png")]
 
-Reads .txt, .md, .html/.htm (scripts, styles, navigation dropped) and .pdf, recursively, in sorted order.
+Reads .txt, .md, .html/.htm (converted by index/convert.py: headings, definition lists and code kept, page
+furniture dropped) and .pdf, recursively, in sorted order.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from index.convert import html_to_text
 from qa.records import SourceDoc
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
@@ -99,26 +101,7 @@ def read_text(data: bytes, suffix: str) -> str:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise Unreadable(f"not UTF-8 (byte {e.start})") from e
-    return _html_text(text) if suffix in HTML_SUFFIXES else text
-
-
-def _html_text(html: str) -> str:
-    from selectolax.lexbor import LexborHTMLParser as HTMLParser
-
-    tree = HTMLParser(html)
-    for node in tree.css("script, style, noscript, nav, header, footer, template, svg, form"):
-        node.decompose()
-    body = tree.body or tree.root
-    if body is None:
-        return ""
-    blocks = "p, h1, h2, h3, h4, h5, h6, li, td, th, pre, blockquote, dt, dd, title, div, section, article"
-    for node in body.css(blocks):
-        node.insert_after("\n")
-    title = tree.css_first("title")
-    text = body.text(separator="", strip=False)
-    if title is not None and title.text(strip=True) and title.text(strip=True) not in text[:500]:
-        text = title.text(strip=True) + "\n" + text
-    return text
+    return html_to_text(text) if suffix in HTML_SUFFIXES else text
 
 
 def _pdf_text(data: bytes) -> str:

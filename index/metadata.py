@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from qa.tokens import MONTHS
+from qa.language import MONTHS
 
 KEYS = {
     "date": "date",
@@ -81,6 +81,8 @@ def _title(lines: list[str]) -> tuple[str, str]:
     """The first line that reads like a headline, and the short label line just before it, if any."""
     previous = ""
     for line in lines:
+        if line.startswith("# "):  # a document that names itself with a top heading
+            return line[2:].strip(), ""
         words = line.split()
         if not line.startswith("- ") and key_of(line) is None and 4 <= len(words) <= 30:
             label = previous if _is_label(previous) else ""
@@ -93,7 +95,7 @@ def _is_label(line: str) -> bool:
     """A short word label such as "Press release" (no digits, no bullet, at most three words)."""
     return (
         1 <= len(line.split()) <= 3
-        and not line.startswith(("- ", "#"))
+        and not line.startswith(("- ", "#", "`"))
         and not any(c.isdigit() for c in line)
         and not line.rstrip().endswith((".", "!", "?"))
     )

@@ -4,37 +4,45 @@
     answer = assistant.ask("What percentage of sex trafficking victims are advertised online?")
     answer.citations[0].source == "004_c02d08bf38d297e0.txt"
 
-    question --embed/bm25--> Passage[k] --evidence--> Prompt --generate--> text --cite/refuse--> Answer
+    question --split--> part[1..2] --embed/bm25--> Passage[k] --evidence--> Prompt --generate--> draft
+             --verify--> ClaimCheck[] --refuse--> Answer   (a question that asks two things: each part, joined)
 """
 
 from __future__ import annotations
 
-import re
 import threading
 import time
+from dataclasses import dataclass, field
 from typing import Iterator
 
-from qa.cite import cite
+from qa.cite import cited_text
 from qa.embed import CachingEmbedder, Embedder
-from qa.errors import BadQuestionError
 from qa.evidence import select_evidence
 from qa.generate import Generator
-from qa.prompt import build_prompt, fixed_prefix
-from qa.records import Answer, Passage
+from qa.prompt import Evidence, build_prompt, fixed_prefix, judge_messages
+from qa.questions import (
+    Turn, check_question, previous_turn, restated_question, split_question, standalone_query,
+)  # fmt: skip
+from qa.records import Answer, ClaimCheck, Passage
 from qa.refuse import REFUSAL_TEXT, answer_refusal, retrieval_refusal
 from qa.settings import Settings
 from qa.store import IndexStore, load_store, settings_fingerprint
-from qa.tokens import terms, words
-
-MAX_QUESTION_CHARS = 2000
-FOLLOW_UP_WORDS = {"it", "its", "they", "them", "their", "he", "she", "his", "her", "that", "this", "those",
-                   "these", "there", "then", "same", "post", "role"}  # fmt: skip
-YEAR = re.compile(r"\b(?:19|20)\d\d\b")
-WH = re.compile(r"\b(how many|how much|who|whom|whose|which|what|when|where|why|how)\b", re.IGNORECASE)
-FOLLOW_UP_START = ("and ", "and,", "what about", "how about", "also", "what else")
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+from qa.verify import SupportModel, Tools, verify
 
 Event = str | Answer  # ask_stream yields text deltas, then the final Answer
+
+
+@dataclass
+class Part:
+    """One (sub-)question on its way through the pipeline."""
+
+    question: str  # as the user asked it
+    query: str = ""  # what was searched for
+    passages: list[Passage] = field(default_factory=list)
+    evidence: list[Evidence] = field(default_factory=list)
+    draft: str = ""
+    checks: list[ClaimCheck] = field(default_factory=list)
+    refusal: str = ""
 
 
 class Assistant:
@@ -45,9 +53,11 @@ class Assistant:
         embedder: Embedder | None = None,
         store: IndexStore | None = None,
         generator: Generator | None = None,
+        support_model: SupportModel | None = None,
     ) -> None:
         self.settings = settings or Settings()
         self._embedder, self._store, self._generator = embedder, store, generator
+        self._support_model = support_model
         self._retriever = None
         self._sentence_embedder: Embedder | None = None
         self._lock = threading.Lock()
@@ -88,12 +98,19 @@ class Assistant:
     def generator(self) -> Generator:
         with self._lock:
             if self._generator is None:
-                from qa.generate import LlamaCppGenerator
                 from qa.assemble import model_path
+                from qa.generate import LlamaCppGenerator
 
                 s = self.settings
                 self._generator = LlamaCppGenerator(model_path(s), s.n_ctx, s.n_threads)
             return self._generator
+
+    @property
+    def support_model(self) -> SupportModel:
+        with self._lock:
+            if self._support_model is None:
+                self._support_model = SupportModel.load(self.settings.support_model)
+            return self._support_model
 
     @property
     def retriever(self):
@@ -105,7 +122,7 @@ class Assistant:
 
     def load(self) -> None:
         """Load every model and the index now (the web app does this at start-up)."""
-        _ = self.retriever, self.generator
+        _ = self.retriever, self.generator, self.support_model
 
     def warm_up(self) -> None:
         """Evaluate the fixed prompt prefix (system message and worked examples) once, at start-up, so
@@ -124,108 +141,81 @@ class Assistant:
 
     def ask_stream(self, question: str, history: list[dict[str, str]] | None = None) -> Iterator[Event]:
         question = check_question(question)
-        s = self.settings
         self.load()  # first call only: keeps model loading out of the timings
         started = time.perf_counter()
-        previous = previous_question(history or [])
-        query = standalone_query(question, previous)
-
-        question_vector = self.embedder.embed([query])[0]
-        passages = self.retriever.retrieve(query, s.top_k, question_vector)
-        timings = {"retrieve_ms": _ms(started)}
-        reason = retrieval_refusal(passages, s.min_similarity, self.retriever.rare_term_match(query, passages))
-        if reason:
-            yield _refusal(question, query, passages, timings, started, reason)
-            return
-
-        evidence = select_evidence(query, question_vector, passages, self.sentence_embedder, s.prompt_passages,
-                                   s.evidence_sentences)  # fmt: skip
-        asked = restated_question(question, previous) if query != question else question
-        prompt = build_prompt(asked, evidence, previous if query != question and asked == question else "")
-        timings["prompt_ms"] = _ms(started) - timings["retrieve_ms"]
-        generation_started = time.perf_counter()
-        raw = ""
-        for delta in self.generator.generate(prompt.messages, s.max_tokens):
-            if not raw:
-                timings["ttft_ms"] = _ms(started)
-            raw += delta
-            yield delta
-        timings["generate_ms"] = _ms(generation_started)
-        timings.update(self.generator.last_usage)
-
-        sources = {p.source: self.store.docs[p.source].text for p in passages}
-        cited = cite(query, raw, passages, sources, s.min_support)
-        reason = answer_refusal(query, raw, cited, self.retriever.vocabulary)
-        if reason:
-            yield _refusal(question, query, passages, timings, started, reason)
-            return
+        turn = previous_turn(history or [])
+        timings = {"retrieve_ms": 0.0, "prompt_ms": 0.0, "generate_ms": 0.0, "verify_ms": 0.0,
+                   "prompt_tokens": 0, "completion_tokens": 0}  # fmt: skip
+        parts, previous = [], turn
+        for i, text in enumerate(split_question(question)):
+            part = Part(text)
+            for delta in self._answer_part(part, previous, timings, started):
+                yield ("\n" + delta) if i and len(part.draft) == len(delta) else delta  # parts a line apart
+            parts.append(part)
+            previous = Turn(text, "")  # a second part leans on the first ("…, and who holds it in 2025?")
         timings["total_ms"] = _ms(started)
-        yield Answer(question, cited.text, cited.citations, passages, False, timings, query)
+        yield join_parts(question, parts, timings)
+
+    def _answer_part(self, part: Part, turn: Turn, timings: dict, started: float) -> Iterator[str]:
+        """Retrieve, generate and verify one (sub-)question, streaming the draft; fills in `part`."""
+        s = self.settings
+        t0 = time.perf_counter()
+        part.query = standalone_query(part.question, turn.question)
+        question_vector = self.embedder.embed([part.query])[0]
+        part.passages = self.retriever.retrieve(part.query, s.top_k, question_vector)
+        timings["retrieve_ms"] += _ms(t0)
+        part.refusal = retrieval_refusal(part.passages, s.min_similarity,
+                                         self.retriever.rare_term_match(part.query, part.passages))  # fmt: skip
+        if part.refusal:
+            return
+        t0 = time.perf_counter()
+        part.evidence = select_evidence(part.query, question_vector, part.passages, self.sentence_embedder,
+                                        s.prompt_passages, s.evidence_sentences)  # fmt: skip
+        follows = part.query != part.question
+        asked = restated_question(part.question, turn.question) if follows else part.question
+        shown_turn = turn if follows and asked == part.question else Turn()
+        prompt = build_prompt(asked, part.evidence, shown_turn.question, shown_turn.answer)
+        timings["prompt_ms"] += _ms(t0)
+        t0 = time.perf_counter()
+        for delta in self.generator.generate(prompt.messages, s.max_tokens):
+            if "ttft_ms" not in timings:
+                timings["ttft_ms"] = _ms(started)
+            part.draft += delta
+            yield delta
+        timings["generate_ms"] += _ms(t0)
+        for key in ("prompt_tokens", "completion_tokens"):
+            timings[key] += self.generator.last_usage.get(key, 0)
+        t0 = time.perf_counter()
+        part.checks = verify(part.query, part.draft, part.evidence, part.passages, self._tools(), self.support_model)
+        part.refusal = answer_refusal(part.checks)
+        timings["verify_ms"] += _ms(t0)
+
+    def _tools(self) -> Tools:
+        def judge(question: str, text: str) -> float:
+            return self.generator.yes_probability(judge_messages(question, text))
+
+        mode = self.settings.judge
+        return Tools(self.sentence_embedder.embed, self.retriever.vocabulary, len(self.store.chunks),
+                     None if mode == "off" else judge, judge_always=mode == "always")  # fmt: skip
 
 
-def check_question(question: object) -> str:
-    if not isinstance(question, str):
-        raise BadQuestionError("the question must be text")
-    if any("\ud800" <= c <= "\udfff" for c in question):
-        raise BadQuestionError("the question is not valid text (lone surrogate characters)")
-    question = " ".join(CONTROL.sub(" ", question).split())
-    if not question:
-        raise BadQuestionError("the question is empty")
-    if len(question) > MAX_QUESTION_CHARS:
-        raise BadQuestionError(f"the question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}")
-    if not words(question):
-        raise BadQuestionError("the question has no words")
-    return question
-
-
-def previous_question(history: list[dict[str, str]]) -> str:
-    users = [m.get("content", "") for m in history if isinstance(m, dict) and m.get("role") == "user"]
-    return users[-1].strip() if users else ""
-
-
-def standalone_query(question: str, previous: str) -> str:
-    """The question to search for: a follow-up ("And in 2024?") is joined to the question before it."""
-    if not previous:
-        return question
-    lowered = words(question)
-    follows = (
-        question.lower().startswith(FOLLOW_UP_START)
-        or bool(FOLLOW_UP_WORDS & set(lowered))
-        or len(terms(question)) <= 2
-    )
-    if not follows:
-        return question
-    years_now = YEAR.findall(question)
-    if years_now:  # "And in 2024?" asks the earlier question about another year
-        previous = YEAR.sub(years_now[0], previous)
-    return f"{previous} {question}"
-
-
-def restated_question(question: str, previous: str) -> str:
-    """What the model is asked: a follow-up that asks the earlier question about another year is that question.
-
-    restated_question("And who held the post in 2025?", "Who was the Representative in 2024?")
-        == "Who was the Representative in 2025?"
-    Anything else is asked as it is (the prompt then shows the earlier question beside it).
-    """
-    years_now, years_before = YEAR.findall(question), YEAR.findall(previous)
-    if not previous or len(set(years_now)) != 1 or not years_before or not question.lower().startswith(FOLLOW_UP_START):
-        return question
-    asks, asked = _wh(question), _wh(previous)
-    if asks and asks != asked:  # "And how many came in 2025?" after "When was it in 2024?" is a new question
-        return question
-    return YEAR.sub(years_now[0], previous)
-
-
-def _wh(text: str) -> str:
-    match = WH.search(text)
-    return match.group(1).lower() if match else ""
-
-
-def _refusal(question: str, query: str, passages: list[Passage], timings: dict, started: float, reason: str) -> Answer:
-    timings = {"ttft_ms": 0.0, "generate_ms": 0.0, "prompt_tokens": 0, "completion_tokens": 0, **timings}
-    timings["total_ms"] = _ms(started)
-    return Answer(question, REFUSAL_TEXT, [], passages, True, timings, query, reason)
+def join_parts(question: str, parts: list[Part], timings: dict) -> Answer:
+    """One Answer from the parts: each supported part's verified text with its citations (passages numbered
+    across parts), a refused part said so; refused as a whole when no part is supported."""
+    passages: list[Passage] = []
+    texts, citations, checks = [], [], []
+    for part in parts:
+        text, cited = cited_text(part.draft, part.checks, offset=len(passages)) if not part.refusal else ("", [])
+        passages += part.passages
+        checks += part.checks
+        texts.append(text or f"The documents do not say: {part.question}")
+        citations += cited
+    query = " | ".join(p.query for p in parts)
+    draft = "\n".join(p.draft for p in parts)
+    timings.setdefault("ttft_ms", 0.0)
+    if all(p.refusal for p in parts):
+        return Answer(question, REFUSAL_TEXT, [], passages, True, timings, query, parts[0].refusal, checks, draft)
+    return Answer(question, " ".join(texts), citations, passages, False, timings, query, "", checks, draft)
 
 
 def _ms(since: float) -> float:

@@ -87,16 +87,9 @@ def _parser() -> argparse.ArgumentParser:
 def settings_from(args: argparse.Namespace):
     from qa.settings import Settings
 
-    overrides = {}
-    if getattr(args, "corpus", None):
-        overrides["corpus_dir"] = args.corpus
-    if getattr(args, "index_dir", None):
-        overrides["index_dir"] = args.index_dir
-    elif getattr(args, "corpus", None):
-        overrides["index_dir"] = args.corpus.resolve() / ".qa-index"  # each folder keeps its own index
-    if getattr(args, "model_path", None):
-        overrides["model_path"] = args.model_path
-    return Settings(**overrides)
+    return Settings.for_corpus(
+        getattr(args, "corpus", None), getattr(args, "index_dir", None), model_path=getattr(args, "model_path", None)
+    )
 
 
 def cmd_setup(args: argparse.Namespace) -> int:

@@ -3,17 +3,22 @@
     generator = LlamaCppGenerator(Path("data/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"))
     "".join(generator.generate(prompt.messages))  # "Only 34 of the 57 signatories … [1]"
     generator.last_usage == {"prompt_tokens": 231, "completion_tokens": 19}
+    generator.yes_probability(judge_messages)  # 0.93: P("yes") of the reply's first token, against "no"
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import threading
 from pathlib import Path
 from typing import Iterator, Protocol
 
+import numpy as np
+
 from qa.errors import ModelNotFoundError
+from qa.language import NO_WORDS, YES_WORDS
 
 
 class Generator(Protocol):
@@ -22,6 +27,10 @@ class Generator(Protocol):
 
     def generate(self, messages: list[dict[str, str]], max_tokens: int = 96) -> Iterator[str]:
         """Yield text deltas; greedy (temperature 0), so the same prompt gives the same answer."""
+        ...
+
+    def yes_probability(self, messages: list[dict[str, str]]) -> float:
+        """P(the reply starts with "yes"), against "no": a yes/no question scored, not sampled."""
         ...
 
 
@@ -43,6 +52,12 @@ class LlamaCppGenerator:
                 )  # fmt: skip
             except (ValueError, RuntimeError) as e:
                 raise ModelNotFoundError(f"cannot load chat model {model_path} ({e}) — is it a GGUF file?") from e
+        self._yes_ids, self._no_ids = self._first_tokens(YES_WORDS), self._first_tokens(NO_WORDS)
+
+    def _first_tokens(self, words: tuple[str, ...]) -> list[int]:
+        """The token ids that spell one of the words by themselves ("yes", " Yes", …)."""
+        ids = {tuple(self._llm.tokenize(w.encode("utf-8"), add_bos=False, special=False)) for w in words}
+        return sorted({t[0] for t in ids if len(t) == 1})
 
     def generate(self, messages: list[dict[str, str]], max_tokens: int = 96) -> Iterator[str]:
         with self._lock:
@@ -59,6 +74,31 @@ class LlamaCppGenerator:
             finally:
                 stream.close()
                 self.last_usage = {"prompt_tokens": max(0, self._llm.n_tokens - completion), "completion_tokens": completion}
+
+
+    def yes_probability(self, messages: list[dict[str, str]]) -> float:
+        """One decoding step: the next-token logits are read through a logits processor (the public way in
+        llama-cpp-python when logits_all is off), and the yes and no tokens' probabilities compared."""
+        from llama_cpp import LogitsProcessorList
+
+        seen: list[np.ndarray] = []
+
+        def capture(input_ids, logits):
+            seen.append(np.asarray(logits, dtype=np.float64)[self._yes_ids + self._no_ids])
+            return logits
+
+        with self._lock:
+            self._llm.create_chat_completion(messages=messages, temperature=0.0, top_k=1, max_tokens=1,
+                                             logits_processor=LogitsProcessorList([capture]))  # fmt: skip
+        if not seen or not self._yes_ids or not self._no_ids:
+            return 0.5
+        yes, no = seen[0][: len(self._yes_ids)], seen[0][len(self._yes_ids) :]
+        return 1.0 / (1.0 + math.exp(_logsumexp(no) - _logsumexp(yes)))
+
+
+def _logsumexp(values: np.ndarray) -> float:
+    top = float(np.max(values))
+    return top + math.log(float(np.sum(np.exp(values - top))))
 
 
 @contextlib.contextmanager

@@ -34,12 +34,12 @@ class Prompt:
     evidence: list[Evidence]
 
 
-@lru_cache(maxsize=1)
-def _template():
+@lru_cache(maxsize=2)
+def _template(name: str = "answer.j2"):
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
     env = Environment(loader=FileSystemLoader(PROMPTS), undefined=StrictUndefined, keep_trailing_newline=False)
-    return env.get_template("answer.j2")
+    return env.get_template(name)
 
 
 @lru_cache(maxsize=1)
@@ -50,7 +50,20 @@ def fixed_prefix() -> tuple[dict[str, str], ...]:
     return (system, *example)
 
 
-def build_prompt(question: str, evidence: list[Evidence], previous_question: str = "") -> Prompt:
-    user = _template().render(passages=evidence, question=question, previous_question=previous_question)
+def build_prompt(
+    question: str, evidence: list[Evidence], previous_question: str = "", previous_answer: str = ""
+) -> Prompt:
+    user = _template().render(passages=evidence, question=question, previous_question=previous_question,
+                              previous_answer=previous_answer)  # fmt: skip
     messages = [*fixed_prefix(), {"role": "user", "content": user.strip()}]
     return Prompt(messages, evidence)
+
+
+def judge_messages(question: str, text: str) -> list[dict[str, str]]:
+    """The verifier's yes/no question about one quote: after the fixed prefix, so llama.cpp reuses its cache.
+
+    judge_messages("Who chaired it?", "Press release (2024): Malta chaired it.")[-1]["content"]
+    == "Text: Press release (2024): Malta chaired it.\nQuestion: Who chaired it?\nDoes this text answer …"
+    """
+    user = _template("judge.j2").render(question=question, text=text)
+    return [*fixed_prefix(), {"role": "user", "content": user.strip()}]

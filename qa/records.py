@@ -1,6 +1,6 @@
 """Typed, frozen records that cross stage boundaries.
 
-    SourceDoc --chunk--> Chunk --retrieve--> Passage --cite--> Citation, Answer
+    SourceDoc --chunk--> Chunk --retrieve--> Passage --verify--> ClaimCheck, Citation --refuse--> Answer
 """
 
 from __future__ import annotations
@@ -82,6 +82,24 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class ClaimCheck:
+    """The verifier's record of one claim of the model's draft: its quotes, its features, its support score.
+
+    A claim is supported when `support` (a probability, calibrated on the dev split) reaches the threshold;
+    only supported claims keep their citations and stay in the answer's text.
+    """
+
+    text: str  # the claim, citation markers removed
+    cited: list[int]  # passage numbers the model gave it
+    quotes: list[Citation]  # the shown sentences chosen to back it (score: its support)
+    features: dict[str, float]
+    support: float
+    supported: bool
+    question: str = ""  # the (sub-)question it answers
+    note: str = ""  # why it was not scored: "declined", "restates the question", "number not in the quotes"
+
+
+@dataclass(frozen=True)
 class Answer:
     question: str
     text: str
@@ -89,8 +107,10 @@ class Answer:
     passages: list[Passage]
     refused: bool
     timings: dict[str, float]
-    search_query: str = ""  # the standalone question that was searched for
+    search_query: str = ""  # the standalone question that was searched for (sub-questions joined by " | ")
     refusal_reason: str = ""
+    checks: list[ClaimCheck] = field(default_factory=list)  # every claim of the draft, supported or not
+    draft: str = ""  # the model's own text, before verification
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

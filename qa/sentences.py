@@ -3,27 +3,66 @@
     sentence_spans("Dr. Kari Johnstone spoke. 75% were online.")
     == [(0, 25), (26, 42)]
 
-Lines are always boundaries (each line of cleaned text is a paragraph, heading or list item).
+Lines are always boundaries (each line of cleaned text is a paragraph, heading or list item). Inside a
+``` code block every line is one span, never split; the fence lines themselves are no sentence.
 """
 
 from __future__ import annotations
 
 import re
 
-ABBREVIATIONS = {
-    "dr", "mr", "mrs", "ms", "prof", "st", "no", "nos", "vs", "etc", "e.g", "i.e", "jr", "sr", "fig",
-    "art", "para", "approx", "inc", "ltd", "co", "u.s", "u.k", "u.n", "gen", "col", "sen", "rep", "gov",
-}  # fmt: skip
-ANAPHORS = {"these", "this", "they", "it", "he", "she", "his", "her", "their", "its", "such", "those", "there"}
-BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
+from qa.language import ABBREVIATIONS, ANAPHORS, SENTENCE_END
+
+FENCE = "```"
+HEADING = re.compile(r"^(#{1,6})\s+(\S.*?)\s*#*\s*$")
+
+
+def heading(line: str) -> tuple[int, str] | None:
+    """A markdown heading line's level and text: heading("## OPTIONS") == (2, "OPTIONS"); else None."""
+    m = HEADING.match(line)
+    return (len(m.group(1)), m.group(2)) if m else None
+
+
+def code_lines(lines: list[str]) -> set[int]:
+    """Indexes of the lines inside ``` fences, the fences included (an unclosed fence runs to the end)."""
+    inside, found = False, set()
+    for i, line in enumerate(lines):
+        fence = line.lstrip().startswith(FENCE)
+        if inside or fence:
+            found.add(i)
+        if fence:
+            inside = not inside
+    return found
+
+
+def code_blocks(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each ``` block of text, from its opening fence to the end of its closing one."""
+    blocks, offset, start = [], 0, None
+    for line in text.split("\n"):
+        if line.lstrip().startswith(FENCE):
+            if start is None:
+                start = offset
+            else:
+                blocks.append((start, offset + len(line)))
+                start = None
+        offset += len(line) + 1
+    if start is not None:
+        blocks.append((start, len(text)))
+    return blocks
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of every sentence, whitespace excluded; `text[start:end]` is the sentence."""
     spans: list[tuple[int, int]] = []
     offset = 0
-    for line in text.split("\n"):
-        spans.extend((offset + s, offset + e) for s, e in _line_spans(line))
+    lines = text.split("\n")
+    code = code_lines(lines)
+    for i, line in enumerate(lines):
+        if i not in code:
+            spans.extend((offset + s, offset + e) for s, e in _line_spans(line))
+        elif line.strip() and not line.lstrip().startswith(FENCE):
+            start = len(line) - len(line.lstrip())
+            spans.append((offset + start, offset + len(line.rstrip())))
         offset += len(line) + 1
     return spans
 
@@ -41,7 +80,10 @@ def split_sentences(text: str) -> list[str]:
 def _line_spans(line: str) -> list[tuple[int, int]]:
     spans = []
     start = 0
-    for m in BOUNDARY.finditer(line):
+    for m in SENTENCE_END.finditer(line):
+        following = line[m.end() :].lstrip("\"'“‘([")
+        if not following or not (following[0].isupper() or following[0].isdigit()):
+            continue
         if _is_abbreviation(line, m.start()):
             continue
         end = m.end() - (len(m.group(0)) - len(m.group(0).rstrip()))

@@ -46,6 +46,25 @@ class Settings(BaseSettings):
     evidence_sentences: int = 5  # sentences put in the prompt, across passages (plus ones they lean on)
     rrf_k: int = 60
 
-    # Refusal: see qa/refuse.py for how the signals combine; measured on eval/gold.jsonl.
+    # Refusal (qa/refuse.py): off-topic questions are refused before generating below this similarity; after
+    # generating, a claim is supported when the support model (qa/verify.py, fitted on the dev split by
+    # eval/calibrate.py, stored with its threshold in qa/support_model.json) says so.
     min_similarity: float = 0.30
-    min_support: float = 0.5
+    support_model: Path = Path(__file__).resolve().parent / "support_model.json"
+    # the chat model's yes/no judgement as a support feature (~1 s a claim): "auto" asks it only when it could
+    # change the decision; "always" asks it for every claim (to fit the support model); "off" never
+    judge: Literal["auto", "always", "off"] = "auto"
+
+    @classmethod
+    def for_corpus(cls, corpus_dir: Path | None = None, index_dir: Path | None = None, **overrides) -> "Settings":
+        """Settings for a folder of documents: its index lives in `<folder>/.qa-index` unless `index_dir`
+        says otherwise; with neither, the defaults (seeds/ and index/store).
+
+            Settings.for_corpus(Path("~/notes")).index_dir == Path("~/notes").resolve() / ".qa-index"
+        """
+        if corpus_dir is not None:
+            overrides["corpus_dir"] = corpus_dir
+            overrides["index_dir"] = index_dir or Path(corpus_dir).resolve() / ".qa-index"
+        elif index_dir is not None:
+            overrides["index_dir"] = index_dir
+        return cls(**{k: v for k, v in overrides.items() if v is not None})

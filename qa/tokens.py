@@ -10,29 +10,17 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from qa.language import MONTHS, NUMBER_WORDS, STEMMER, STOPWORDS  # noqa: F401  (MONTHS: re-exported)
+
 WORD = re.compile(r"\d+(?:[.,]\d+)*%?|[^\W\d_]+(?:['’-][^\W\d_]+)*")
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
-STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are as at be been before being below between
-    both but by can could did do does doing down during each few for from further had has have having he her
-    here hers herself him himself his how i if in into is it its itself just me more most my myself no nor not
-    now of off on once only or other our ours ourselves out over own same she should so some such than that
-    the their theirs them themselves then there these they this those through to too under until up very was
-    we were what when where which while who whom why will with would you your yours yourself yourselves
-    according did does many much tell say said says give list name one there's what's who's please""".split()
-)  # fmt: skip
-NUMBER_WORDS = {
-    "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8",
-    "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "twenty": "20", "hundred": "100",
-}  # fmt: skip
 
 
 @lru_cache(maxsize=1)
 def _stemmer():
     import Stemmer
 
-    return Stemmer.Stemmer("english")
+    return Stemmer.Stemmer(STEMMER)
 
 
 def fold(text: str) -> str:

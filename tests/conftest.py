@@ -5,6 +5,7 @@ The real models are only used under tests/integration (marker `integration`).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from dataclasses import asdict, dataclass
@@ -17,7 +18,7 @@ from qa.assistant import Assistant
 from qa.settings import ROOT, Settings
 from qa.store import IndexStore, load_store, settings_fingerprint
 
-from fakes import FakeEmbedder, FakeGenerator  # tests/ is on sys.path (pytest rootdir conftest)
+from fakes import SUPPORT_MODEL, FakeEmbedder, FakeGenerator  # tests/ is on sys.path (pytest rootdir conftest)
 
 SEEDS = ROOT / "seeds"
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -32,12 +33,24 @@ class BuiltIndex:
     report: BuildReport
 
 
+@pytest.fixture(scope="session")
+def _test_support_model(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("support") / "support_model.json"
+    path.write_text(json.dumps({"weights": SUPPORT_MODEL.weights, "means": SUPPORT_MODEL.means,
+                                "scales": SUPPORT_MODEL.scales, "bias": SUPPORT_MODEL.bias,
+                                "threshold": SUPPORT_MODEL.threshold}))  # fmt: skip
+    return path
+
+
 @pytest.fixture(autouse=True)
-def _no_qa_environment(monkeypatch):
-    """Settings read QA_* variables; the developer's own must not change what the tests see."""
+def _no_qa_environment(monkeypatch, request, _test_support_model):
+    """Settings read QA_* variables; the developer's own must not change what the tests see. Unit tests use
+    a hand-set support model, so that refitting qa/support_model.json does not move them."""
     for name in list(os.environ):
         if name.startswith("QA_"):
             monkeypatch.delenv(name)
+    if request.node.get_closest_marker("integration") is None:
+        monkeypatch.setenv("QA_SUPPORT_MODEL", str(_test_support_model))
 
 
 @pytest.fixture
@@ -91,4 +104,5 @@ def settings(seed_index) -> Settings:
 
 @pytest.fixture
 def assistant(settings, fake_embedder, seed_store, fake_generator) -> Assistant:
-    return Assistant(settings, embedder=fake_embedder, store=seed_store, generator=fake_generator)
+    return Assistant(settings, embedder=fake_embedder, store=seed_store, generator=fake_generator,
+                     support_model=SUPPORT_MODEL)

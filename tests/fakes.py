@@ -13,6 +13,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from qa.tokens import terms
+from qa.verify import SupportModel
 
 BIAS = 0  # the dimension an all-zero row is put on, so every row has unit length
 
@@ -71,6 +72,8 @@ class FakeGenerator:
         self.reply = reply
         self.last_usage: dict[str, int] = {"prompt_tokens": 0, "completion_tokens": 0}
         self.calls: list[list[dict[str, str]]] = []  # the messages of each call
+        self.judged: list[list[dict[str, str]]] = []  # the messages of each yes/no question
+        self.judge: float | None = None  # a fixed P(yes), or None for the word-overlap judge
 
     def generate(self, messages: list[dict[str, str]], max_tokens: int = 96) -> Iterator[str]:
         self.calls.append(messages)
@@ -81,6 +84,18 @@ class FakeGenerator:
         prompt_words = sum(len(m["content"].split()) for m in messages)
         self.last_usage = {"prompt_tokens": prompt_words, "completion_tokens": len(pieces)}
 
+    def yes_probability(self, messages: list[dict[str, str]]) -> float:
+        """A judge by word overlap: the share of the question's terms that the text holds (0.05..0.95)."""
+        self.judged.append(messages)
+        if self.judge is not None:
+            return self.judge
+        user = messages[-1]["content"]
+        text = user.split("\nQuestion: ", 1)[0].removeprefix("Text: ")
+        question = user.split("\nQuestion: ", 1)[-1].split("\n", 1)[0]
+        asked = set(terms(question))
+        share = len(asked & set(terms(text))) / len(asked) if asked else 0.0
+        return 0.05 + 0.9 * share
+
 
 def _pieces(text: str) -> list[str]:
     """"Only 34 do [1]." -> ["Only", " 34", " do", " [1]."]: word-sized deltas that join back exactly."""
@@ -88,3 +103,13 @@ def _pieces(text: str) -> list[str]:
     for word in text.split(" "):
         pieces.append(word if not pieces else " " + word)
     return [p for p in pieces if p]
+
+
+# A hand-set support model for unit tests, so that they do not move when qa/support_model.json is refitted.
+SUPPORT_MODEL = SupportModel(
+    weights={"claim_terms": 3.0, "question_cover": 3.0, "missing_idf": -2.0, "judge": 2.0},
+    means={"claim_terms": 0.5, "question_cover": 0.6, "missing_idf": 0.5, "judge": 0.5},
+    scales={"claim_terms": 0.25, "question_cover": 0.2, "missing_idf": 0.25, "judge": 0.25},
+    bias=0.0,
+    threshold=0.5,
+)

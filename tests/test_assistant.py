@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from qa.assistant import Assistant, check_question, restated_question, standalone_query
+from qa.assistant import Assistant
+from qa.questions import check_question, restated_question, standalone_query
 from qa.errors import BadQuestionError, IndexMismatchError
 from qa.records import Answer
 from qa.refuse import REFUSAL_TEXT
@@ -54,7 +55,7 @@ def test_the_reply_can_depend_on_the_prompt(assistant, fake_generator):
 def test_an_unsupported_answer_is_refused_with_the_closest_passages(assistant, fake_generator):
     fake_generator.reply = "Canberra is the capital [1]."
     answer = assistant.ask("Where are the OSCE headquarters?")
-    assert answer.refused and answer.refusal_reason == "unsupported"
+    assert answer.refused and answer.refusal_reason == "claim_not_quoted"  # "Canberra" is in no passage
     assert answer.text == REFUSAL_TEXT and answer.citations == []
     assert len(answer.passages) == 5
 
@@ -191,3 +192,35 @@ def test_warm_up_runs_the_fixed_prefix_once(assistant, fake_generator):
     assistant.warm_up()
     assert len(fake_generator.calls) == 1
     assert fake_generator.calls[0][: len(fixed_prefix())] == list(fixed_prefix())
+
+
+def test_a_question_that_asks_two_things_is_answered_in_two_parts(assistant, fake_generator):
+    replies = {"chair": "Malta held the Chairpersonship in 2024 [1].", "2025": "Finland holds it in 2025 [1]."}
+    fake_generator.reply = lambda messages: replies["2025" if "2025" in messages[-1]["content"].split("Question:")[-1]
+                                                    else "chair"]  # fmt: skip
+    answer = assistant.ask("Which country held the OSCE Chairpersonship in 2024, and which country holds it in 2025?")
+    assert len(fake_generator.calls) == 2  # one generation per part
+    assert answer.search_query.count(" | ") == 1
+    assert len(answer.passages) == 2 * assistant.settings.top_k  # each part's passages, numbered on
+    assert all(1 <= c.n <= len(answer.passages) for c in answer.citations)
+    assert {c.question for c in answer.checks} == {"Which country held the OSCE Chairpersonship in 2024?",
+                                                   answer.search_query.split(" | ")[1]}  # fmt: skip
+
+
+def test_a_follow_up_is_shown_the_earlier_answer(assistant, fake_generator):
+    history = [{"role": "user", "content": "Tell me about the June 2022 meeting of anti-trafficking co-ordinators."},
+               {"role": "assistant", "content": "It was held in Vienna on 13 and 14 June 2022 [1]."}]  # fmt: skip
+    assistant.ask("Who spoke there for the Council of Europe?", history)
+    prompt = fake_generator.calls[-1][-1]["content"]
+    assert "Earlier question: Tell me about the June 2022 meeting" in prompt
+    assert "Earlier answer: It was held in Vienna on 13 and 14 June 2022." in prompt  # its old marker gone
+
+
+def test_every_claim_of_the_draft_is_in_the_answer_with_its_support(assistant, fake_generator):
+    fake_generator.reply = "Only 34 of the 57 signatories criminalise it [1]. Its budget was set by Parliament [2]."
+    answer = assistant.ask("How many of the 57 OSCE signatories criminalise the use of victims?")
+    assert answer.draft == fake_generator.reply
+    assert [c.text for c in answer.checks][:2] == ["Only 34 of the 57 signatories criminalise it",
+                                                    "Its budget was set by Parliament"]  # fmt: skip
+    assert "budget" not in answer.text  # an unsupported claim is not shown as part of the answer
+    assert answer.timings["verify_ms"] >= 0

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from eval.dataset import GOLD_PATH, GoldError, load_gold, parse_item
+from eval.dataset import CORPORA, GoldError, Suite, load_gold, load_suite, parse_item, suites
 from eval.metrics import (
     CitationCheck, ItemResult, aggregate, answer_correct, check_thresholds, claim_words, diagnose,
     faithfulness_counts, file_accurate, file_precision, file_recall, hit_rank, missing_groups, normalize,
@@ -216,9 +216,9 @@ def test_summary_line():
     metrics = {"answer.accuracy": 0.912, "citation.file_accuracy": 0.95, "citation.quote_validity": 1.0,
                "refusal.accuracy": 0.8333, "refusal.false_rate": 0.04, "retrieval.recall@5": 0.99,
                "faithfulness": 0.93, "latency.total_ms.p50": 4110.0, "latency.total_ms.p95": 6020.0}  # fmt: skip
-    assert summary_line(metrics) == (
-        "SUMMARY answer_acc=0.91 cite_file=0.95 quote_valid=1.00 refusal=0.83 false_refusal=0.04 "
-        "recall@5=0.99 faithfulness=0.93 p50_s=4.1 p95_s=6.0"
+    assert summary_line(metrics, suite="seeds/test") == (
+        "SUMMARY seeds/test answer_acc=0.91 correct_cited=n/a cite_file=0.95 quote_valid=1.00 refusal=0.83 "
+        "false_refusal=0.04 false_support=n/a recall@5=0.99 faithfulness=0.93 p50_s=4.1 p95_s=6.0"
     )
     assert summary_line({"retrieval.recall@5": 1.0}, retrieval_only=True) == (
         "SUMMARY recall@1=n/a recall@5=1.00 mrr@10=n/a"
@@ -228,11 +228,30 @@ def test_summary_line():
 # dataset ---------------------------------------------------------------------------------------------------
 
 
-def test_the_gold_file_loads():
-    items = load_gold(GOLD_PATH)
-    assert len(items) == 90 and len({i.id for i in items}) == 90
-    conversation = next(i for i in items if i.type == "conversation")
+@pytest.mark.parametrize("suite", suites(), ids=lambda s: s.name)
+def test_every_gold_suite_loads_with_unique_ids_and_real_sources(suite):
+    items = load_suite(suite)
+    assert items and all(item.suite == suite.name for item in items)
+    files = {p.relative_to(suite.folder).as_posix() for p in suite.folder.rglob("*") if p.is_file()}
+    assert {s for item in items for s in item.sources} <= files
+    assert any(not item.answerable for item in items) and any(item.answerable for item in items)
+
+
+def test_dev_and_test_splits_share_no_question():
+    for corpus in CORPORA:
+        dev, test = (load_suite(Suite(corpus, split)) for split in ("dev", "test"))
+        assert not {i.question.lower() for i in dev} & {i.question.lower() for i in test}
+        assert not {i.id for i in dev} & {i.id for i in test}
+
+
+def test_a_conversation_is_graded_on_its_second_turn():
+    conversation = next(i for i in load_suite(Suite("seeds", "dev")) if i.type == "conversation")
     assert len(conversation.turns) == 2 and conversation.previous == conversation.turns[0]
+
+
+def test_unknown_corpus_or_split_is_refused():
+    with pytest.raises(GoldError, match="unknown corpus or split"):
+        suites(["nope"], ["test"])
 
 
 @pytest.mark.parametrize(

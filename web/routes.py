@@ -18,7 +18,8 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.sse import EventSourceResponse
 from fastapi.templating import Jinja2Templates
 
-from qa.assistant import Assistant, check_question
+from qa.assistant import Assistant
+from qa.questions import check_question
 from qa.errors import QAError
 from qa.records import Answer, SourceDoc
 from web.deps import (

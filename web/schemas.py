@@ -17,7 +17,7 @@ from typing import Any, Literal
 from fastapi.sse import format_sse_event
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from qa.assistant import MAX_QUESTION_CHARS
+from qa.questions import MAX_QUESTION_CHARS
 from qa.errors import BadQuestionError
 from qa.records import Answer
 from qa.store import IndexStore

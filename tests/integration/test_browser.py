@@ -25,20 +25,40 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 QA = Path(sys.executable).with_name("qa")
 QUESTION = "What percentage of sex trafficking victims are advertised online?"
+# the model answers it from the passages about Russia's war (a fabrication the verifier must refuse)
+REFUSED_QUESTION = "Who won the 2022 FIFA World Cup?"
 ANSWER_SECONDS = 240  # a 2-core CPU shared with other work can be slow
 
 # Records, in the page's own clock, when Enter goes down in the question box and when the first
-# streamed text appears in an answer; the page itself has no test hooks.
+# streamed text appears in an answer; and, for every streamed state of the newest answer, whether the page
+# showed it as a draft (its label visible, the text styled as a draft). The page itself has no test hooks.
 INSTRUMENT = """
-window.__enterAt = null; window.__firstTokenAt = null;
+window.__enterAt = null; window.__firstTokenAt = null; window.__draftStates = [];
 document.getElementById("question").addEventListener("keydown", (e) => {
-  if (e.key === "Enter" && !e.shiftKey && window.__enterAt === null) window.__enterAt = performance.now();
+  if (e.key === "Enter" && !e.shiftKey) { window.__enterAt = performance.now(); window.__draftStates = []; }
 }, true);
 new MutationObserver(() => {
-  const draft = document.querySelector(".message.assistant .answer-text");
-  if (window.__firstTokenAt === null && draft && draft.textContent.trim()) window.__firstTokenAt = performance.now();
-}).observe(document.getElementById("conversation"), {childList: true, subtree: true, characterData: true});
+  const views = document.querySelectorAll(".message.assistant");
+  const view = views[views.length - 1];
+  if (!view) return;
+  const draft = view.querySelector(".answer-text");
+  if (!draft.textContent.trim()) return;
+  if (window.__firstTokenAt === null) window.__firstTokenAt = performance.now();
+  const final = view.querySelector(".timing").textContent.trim() !== "";
+  window.__draftStates.push({final, labelled: !view.querySelector(".draft-label").hidden,
+                             styled: draft.classList.contains("draft"), text: draft.textContent});
+}).observe(document.getElementById("conversation"), {childList: true, subtree: true, characterData: true,
+                                                    attributes: true});
 """
+
+
+def assert_streamed_as_a_draft(driver) -> list[dict]:
+    """Every state of the newest answer before its final Answer was shown labelled and styled as a draft."""
+    states = driver.execute_script("return window.__draftStates")
+    streamed = [s for s in states if not s["final"]]
+    assert streamed, "no streamed draft was seen"
+    assert all(s["labelled"] and s["styled"] for s in streamed), streamed[:3]
+    return states
 
 
 def ensure_chromium() -> None:
@@ -135,6 +155,8 @@ def test_ask_stream_cite_and_highlight_in_the_browser(server, browser):
     text = driver.find_element(By.CSS_SELECTOR, ".message.assistant .answer-text")
     assert "draft" not in text.get_attribute("class")
     assert "75" in text.text, text.text
+    assert_streamed_as_a_draft(driver)
+    assert not driver.find_element(By.CSS_SELECTOR, ".message.assistant .draft-label").is_displayed()
     print(f"answer: {text.text}\ntimings: {answer.text}")
     quote = driver.find_element(By.CSS_SELECTOR, ".message.assistant .sources .passage mark")
     assert "75%" in quote.text
@@ -161,6 +183,39 @@ def test_ask_stream_cite_and_highlight_in_the_browser(server, browser):
     overflow = driver.execute_script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0, f"the page is {overflow}px wider than a 375px screen"
     driver.save_screenshot(str(ARTIFACTS / "chat-375.png"))
+
+
+def test_a_draft_that_ends_refused_is_visibly_replaced(server, browser):
+    """An unanswerable question the model answers anyway: the streamed draft is labelled as one, then
+    replaced by the refusal, with a notice that it was withdrawn and the draft struck through on request."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver, wait = browser, WebDriverWait(browser, ANSWER_SECONDS)
+    driver.set_window_size(1280, 900)
+    driver.get(f"{server}/")
+    wait.until(EC.text_to_be_present_in_element((By.ID, "status"), "Ready"))
+    driver.execute_script(INSTRUMENT)
+    box = driver.find_element(By.ID, "question")
+    box.send_keys(REFUSED_QUESTION)
+    box.send_keys(Keys.ENTER)
+    view = ".message.assistant:last-of-type"
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, f"{view} .timing").text.strip())
+    text = driver.find_element(By.CSS_SELECTOR, f"{view} .answer-text")
+    assert "do not contain an answer" in text.text and "refused" in text.get_attribute("class")
+    states = assert_streamed_as_a_draft(driver)
+    draft = states[-1]["text"] if not states[-1]["final"] else [s for s in states if not s["final"]][-1]["text"]
+    notice = driver.find_element(By.CSS_SELECTOR, f"{view} .notice")
+    assert notice.is_displayed() and "withdrawn" in notice.text
+    withdrawn = driver.find_element(By.CSS_SELECTOR, f"{view} .withdrawn")
+    assert withdrawn.is_displayed()
+    withdrawn.find_element(By.TAG_NAME, "summary").click()
+    struck = driver.find_element(By.CSS_SELECTOR, f"{view} .withdrawn-text")
+    assert struck.text.strip() == draft.strip() and "line-through" in struck.value_of_css_property("text-decoration")
+    assert not driver.find_element(By.CSS_SELECTOR, f"{view} .draft-label").is_displayed()
+    driver.save_screenshot(str(ARTIFACTS / "refused.png"))
 
 
 def test_stop_ends_the_answer_and_the_page_stays_usable(server, browser):

@@ -141,13 +141,15 @@ function setBusy(busy) {
   if (!busy) question.focus({ preventScroll: true });
 }
 
-// Reads the event stream: `delta` pieces go into the draft; `citations` carries the final Answer.
+// Reads the event stream: `delta` pieces go into the draft, labelled as such until the final Answer
+// (`citations`) replaces it: the draft is the model's own text, not yet checked against the documents.
 async function readAnswer(response, view) {
   const draft = view.querySelector(".answer-text");
   let answer = null;
   for await (const { event, data } of serverSentEvents(response)) {
     if (event === "delta") {
       const following = nearBottom();
+      view.querySelector(".draft-label").hidden = false;
       draft.textContent += data.text;
       if (following) view.scrollIntoView({ block: "end" });
     } else if (event === "citations") {
@@ -191,8 +193,11 @@ function nearBottom() {
 function showAnswer(view, answer) {
   const following = nearBottom();
   const text = view.querySelector(".answer-text");
+  const streamed = text.textContent;
   text.classList.remove("draft");
+  view.querySelector(".draft-label").hidden = true;
   text.replaceChildren(...linkMarkers(answer.text, answer.citations));
+  showWithdrawn(view, answer, streamed);
 
   if (answer.search_query && answer.search_query !== answer.question) {
     view.querySelector(".searched").hidden = false;
@@ -278,6 +283,25 @@ function timingLine(t) {
   if (t.ttft_ms) parts.push(`first token ${(t.ttft_ms / 1000).toFixed(1)} s`);
   parts.push(`total ${((t.total_ms || 0) / 1000).toFixed(1)} s`);
   return parts.join(" · ");
+}
+
+// A draft that the checks changed stays visible on request, marked as withdrawn: the reader sees that the
+// streamed text was replaced, and why.
+function showWithdrawn(view, answer, streamed) {
+  const draft = (answer.draft || streamed || "").trim();
+  if (!draft) return;
+  const plain = (s) => s.replace(/\s*\[\d+(?:\s*,\s*\d+)*\]/g, "").replace(/\s+/g, " ").trim();
+  let message = "";
+  if (answer.refused) {
+    message = "The draft above was withdrawn: no sentence of the documents states it.";
+  } else if (plain(draft) !== plain(answer.text)) {
+    message = "Checked against the documents: statements they do not support were removed from the draft.";
+  }
+  if (!message) return;
+  showNotice(view, message);
+  view.querySelector(".notice").classList.add("replaced");
+  view.querySelector(".withdrawn-text").textContent = draft;
+  view.querySelector(".withdrawn").hidden = false;
 }
 
 function showNotice(view, message, isError = false) {

@@ -1,0 +1,271 @@
+"""Verify: one support score per claim — does a sentence the model was shown state the claim, as an answer to
+what was asked?
+
+    checks = verify(question, draft, evidence, passages, tools, SupportModel.load(path))
+    checks[0].supported, checks[0].quotes[0].quote   # True, "Another glaring problem … 34 of the 57 …"
+
+A claim is a stretch of the draft ending at a sentence end or a citation marker (qa/cite.py). Its quotes are
+the fewest shown sentences (up to three) that hold what the claim adds to the question, the model's own
+passage first on ties; quotes never come from text the model did not see, nor from text that talks to a
+model (prompt injection). Features of (question, claim, quotes):
+
+    claim_terms     share of the words the claim adds to the question found in the quotes or their headers
+    question_cover  IDF-weighted share of the question's words found in the quotes' passages
+    missing_idf     rarity (IDF, 0..1) of the rarest question word those passages lack; 0 when none is missing
+    cosine          embedding cosine of "question claim" and the quotes under their header
+    judge           the chat model's P(yes): "does this text answer this exact question?" (quotes, question);
+                    asked only when its answer could change the decision
+    similarity      the best retrieval similarity of the question's passages
+
+They combine into one probability (a logistic model fitted on the dev split by eval/calibrate.py); a claim is
+supported when it reaches the calibrated threshold. The question-side features say whether the quotes answer
+what was asked, whatever the claim says; so a claim must also be stated by its quotes, and four things make
+it unsupported whatever its score: the model declined; the claim adds nothing to the question; a number it
+adds is in neither the quotes, their headers nor the question; fewer than MIN_CLAIM_TERMS of the words it
+adds are in them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping
+
+import numpy as np
+
+from qa.cite import split_claims
+from qa.language import DECLINED, INSTRUCTION
+from qa.prompt import Evidence
+from qa.records import Citation, ClaimCheck, Passage
+from qa.tokens import numbers, terms
+
+FEATURES = ("claim_terms", "question_cover", "missing_idf", "cosine", "judge", "similarity")
+MAX_QUOTES = 3
+MIN_CLAIM_TERMS = 0.5  # share of the words a claim adds that its quotes must hold: the quotes state the claim
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A sentence the model was shown, under its passage's header."""
+
+    n: int  # passage number, as in the prompt
+    start: int  # offsets into the cleaned source
+    end: int
+    text: str
+    header: str
+    terms: frozenset[str]
+    numbers: frozenset[str]
+    header_terms: frozenset[str]
+    header_numbers: frozenset[str]
+
+    @property
+    def covers(self) -> frozenset[str]:
+        return self.terms | self.header_terms
+
+
+@dataclass(frozen=True)
+class SupportModel:
+    """support = sigmoid(bias + Σ weight · (feature − mean) / scale); a claim is supported at >= threshold."""
+
+    weights: dict[str, float]
+    means: dict[str, float]
+    scales: dict[str, float]
+    bias: float
+    threshold: float
+    fitted_on: str = ""  # what it was fitted on, for people
+
+    def score(self, features: Mapping[str, float]) -> float:
+        z = self.bias + sum(
+            w * (features.get(name, self.means.get(name, 0.0)) - self.means.get(name, 0.0)) / self.scales.get(name, 1.0)
+            for name, w in self.weights.items()
+        )
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return tuple(name for name, w in self.weights.items() if w)
+
+    def decided_without(self, features: Mapping[str, float], name: str, low: float = 0.0, high: float = 1.0) -> bool:
+        """Whether the decision is the same whatever value in [low, high] feature `name` takes: then it
+        need not be measured (the judge costs ~1 s of model time)."""
+        if not self.weights.get(name):
+            return True
+        scores = [self.score({**features, name: value}) for value in (low, high)]
+        return min(scores) >= self.threshold or max(scores) < self.threshold
+
+    @classmethod
+    def load(cls, path: Path) -> "SupportModel":
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return cls(data["weights"], data["means"], data["scales"], data["bias"], data["threshold"],
+                   data.get("fitted_on", ""))  # fmt: skip
+
+
+@dataclass
+class Tools:
+    """What verification needs from the models and the index, as plain callables (fakes in tests)."""
+
+    embed: Callable[[list[str]], np.ndarray]  # unit rows
+    document_frequency: Mapping[str, int]  # term -> chunks containing it
+    n_chunks: int
+    judge: Callable[[str, str], float] | None = None  # (question, text) -> P(yes)
+    judge_always: bool = False  # also when the other features already decide (to fit the support model)
+    _judged: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    def idf(self, term: str) -> float:
+        """BM25's IDF, 0..max_idf: unknown words are the rarest."""
+        df = self.document_frequency.get(term, 0)
+        return math.log(1 + (self.n_chunks - df + 0.5) / (df + 0.5))
+
+    @property
+    def max_idf(self) -> float:
+        return math.log(1 + (self.n_chunks + 0.5) / 0.5)
+
+    def judged(self, question: str, text: str) -> float | None:
+        """The judge's P(yes), once per (question, text)."""
+        if self.judge is None:
+            return None
+        key = (question, text)
+        if key not in self._judged:
+            self._judged[key] = self.judge(question, text)
+        return self._judged[key]
+
+
+def verify(
+    question: str,
+    draft: str,
+    evidence: list[Evidence],
+    passages: list[Passage],
+    tools: Tools,
+    model: SupportModel,
+) -> list[ClaimCheck]:
+    """Every claim of the draft, with its quotes, features and support."""
+    shown = shown_sentences(evidence, passages)
+    clean, claims = split_claims(draft)
+    similarity = max((p.similarity for p in passages), default=0.0)
+    checks = []
+    for claim in claims:
+        text = clean[claim.start : claim.end].strip()
+        if any(c.isalnum() for c in text):  # a lone "." after a marker is no claim
+            checks.append(check_claim(question, text, claim.cited, shown, passages, similarity, tools, model))
+    return checks
+
+
+def check_claim(
+    question: str,
+    claim: str,
+    cited: list[int],
+    shown: list[Shown],
+    passages: list[Passage],
+    similarity: float,
+    tools: Tools,
+    model: SupportModel,
+) -> ClaimCheck:
+    new_terms = set(terms(claim)) - set(terms(question))
+    added_numbers = numbers(claim) - numbers(question)
+    if DECLINED.search(claim):
+        return ClaimCheck(claim, cited, [], {}, 0.0, False, question, "declined")
+    if not new_terms:
+        return ClaimCheck(claim, cited, [], {}, 0.0, False, question, "restates the question")
+    quotes = pick_quotes(claim, new_terms, added_numbers, shown, cited, tools)
+    features = measure(question, claim, new_terms, quotes, passages, similarity, tools)
+    numbers_quoted = added_numbers <= set().union(*(q.numbers | q.header_numbers for q in quotes))
+    stated = numbers_quoted and features["claim_terms"] >= MIN_CLAIM_TERMS
+    if quotes and (tools.judge_always or (stated and not model.decided_without(features, "judge"))):
+        judged = tools.judged(question, quote_text(quotes))
+        if judged is not None:
+            features["judge"] = round(judged, 4)
+    if not numbers_quoted:
+        note, support = "number not in the quotes", 0.0
+    elif not stated:
+        note, support = "claim not in the quotes", 0.0
+    else:
+        note, support = "", model.score(features)
+    supported = support >= model.threshold
+    citations = [Citation(q.n, passages[q.n - 1].source, q.text, q.start, q.end, round(support, 3),
+                          passages[q.n - 1].chunk_id) for q in quotes]  # fmt: skip
+    return ClaimCheck(claim, cited, citations, features, round(support, 4), supported, question, note)
+
+
+def measure(
+    question: str,
+    claim: str,
+    new_terms: set[str],
+    quotes: list[Shown],
+    passages: list[Passage],
+    similarity: float,
+    tools: Tools,
+) -> dict[str, float]:
+    covered = set().union(*(q.covers for q in quotes)) if quotes else set()
+    asked = set(terms(question))
+    context = set().union(*(set(terms(f"{p.title} {p.metadata.get('date', '')} {p.text}"))
+                            for p in {passages[q.n - 1].chunk_id: passages[q.n - 1] for q in quotes}.values()))  # fmt: skip
+    weights = {t: tools.idf(t) for t in asked}
+    total = sum(weights.values())
+    missing = [weights[t] for t in asked if t not in context]
+    quoted = quote_text(quotes)
+    features = {
+        "claim_terms": len(new_terms & covered) / len(new_terms),
+        "question_cover": sum(w for t, w in weights.items() if t in context) / total if total else 1.0,
+        "missing_idf": max(missing) / tools.max_idf if missing else 0.0,
+        "cosine": _cosine(tools, f"{question} {claim}", quoted) if quotes else 0.0,
+        "similarity": similarity,
+    }
+    return {k: round(v, 4) for k, v in features.items()}
+
+
+def quote_text(quotes: list[Shown]) -> str:
+    """What the judge and the cosine read: each passage's header once, then its quoted sentences."""
+    parts: dict[int, list[str]] = {}
+    for q in quotes:
+        parts.setdefault(q.n, [q.header]).append(q.text)
+    return "\n".join(f"{lines[0]}: {' '.join(lines[1:])}" if lines[0] else " ".join(lines[1:]) for lines in parts.values())
+
+
+def pick_quotes(
+    claim: str, new_terms: set[str], added_numbers: set[str], shown: list[Shown], cited: list[int], tools: Tools
+) -> list[Shown]:
+    """The fewest shown sentences (up to three) that hold the claim's new words and numbers; the model's
+    own passage wins ties. With no word in common, the one sentence closest to the claim in meaning."""
+    chosen: list[Shown] = []
+    terms_left, numbers_left = set(new_terms), set(added_numbers)
+    for _ in range(MAX_QUOTES):
+        scored = [
+            (len(terms_left & s.covers) + 0.1 * len(terms_left & s.terms) + 2 * len(numbers_left & (s.numbers | s.header_numbers))
+             + 0.5 * (s.n in cited), s)
+            for s in shown if s not in chosen
+        ]  # fmt: skip
+        gain, best = max(scored, key=lambda g: g[0], default=(0.0, None))
+        if best is None or gain < 1:
+            break
+        chosen.append(best)
+        terms_left -= best.covers
+        numbers_left -= best.numbers | best.header_numbers
+        if not terms_left and not numbers_left:
+            break
+    if not chosen and shown:
+        vectors = tools.embed([claim] + [s.text for s in shown])
+        chosen = [shown[int(np.argmax(vectors[1:] @ vectors[0]))]]
+    return sorted(chosen, key=lambda s: (s.n, s.start))
+
+
+def shown_sentences(evidence: list[Evidence], passages: list[Passage]) -> list[Shown]:
+    """The sentences of the prompt's evidence, located in their sources; text that talks to a model is left out."""
+    out = []
+    for block in evidence:
+        passage = passages[block.n - 1]
+        header_terms = frozenset(terms(block.header))
+        header_numbers = frozenset(numbers(f"{block.header} {passage.metadata.get('date', '')}"))
+        for start, end in block.spans:
+            text = passage.text[start - passage.start : end - passage.start]
+            if not text or INSTRUCTION.search(text):
+                continue
+            out.append(Shown(block.n, start, end, text, block.header, frozenset(terms(text)), frozenset(numbers(text)),
+                             header_terms, header_numbers))  # fmt: skip
+    return out
+
+
+def _cosine(tools: Tools, a: str, b: str) -> float:
+    vectors = tools.embed([a, b])
+    return float(vectors[0] @ vectors[1])
