@@ -24,9 +24,13 @@ run: setup
 	$(BIN)/qa serve
 
 unit: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/pytest -m "not integration"
 
 test: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/pytest
 	$(BIN)/qa index --corpus $(GIT_DOCS)
 	$(BIN)/qa eval --splits test

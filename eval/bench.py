@@ -39,8 +39,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -148,8 +149,9 @@ def bench(args: argparse.Namespace, argv: list[str] | None = None) -> dict[str, 
     return finish(run, args, started, previous)
 
 
-def _run_sections(run: dict, only: set[str], settings, args: argparse.Namespace, workdir: Path,
-                  save_partial: Callable[[], None]) -> None:  # fmt: skip
+def _run_sections(
+    run: dict, only: set[str], settings, args: argparse.Namespace, workdir: Path, save_partial: Callable[[], None]
+) -> None:
     """Model sections first (their RSS is the assistant's), then the big corpora (the bench's own memory)."""
     embedder = generator = None
     for name in SECTIONS:
@@ -175,8 +177,11 @@ def _run_sections(run: dict, only: set[str], settings, args: argparse.Namespace,
             continue
         metrics = result.pop("metrics")
         run["metrics"].update(metrics)
-        run["sections"][name] = {**result, "seconds": round(time.perf_counter() - section_started, 1),
-                                 "load_average": {"before": before, "after": list(os.getloadavg())}}  # fmt: skip
+        run["sections"][name] = {
+            **result,
+            "seconds": round(time.perf_counter() - section_started, 1),
+            "load_average": {"before": before, "after": list(os.getloadavg())},
+        }
         run["rss_after_mb"][name] = peak_rss_mb()
         save_partial()
         if result.get("interrupted"):
@@ -199,7 +204,9 @@ def measure_load(settings, repeat: int) -> tuple[dict[str, Any], Any, Any]:
     for _ in range(max(2, repeat + 1)):
         embedder = None
         gc.collect()
-        embedder, seconds = timed(lambda: SentenceTransformerEmbedder(settings.embedding_model_path, precision=settings.embedding_precision))
+        embedder, seconds = timed(
+            lambda: SentenceTransformerEmbedder(settings.embedding_model_path, precision=settings.embedding_precision)
+        )
         embed_runs.append(seconds)
     metrics = {"load.embedder_first_s": embed_runs[0], "load.embedder_s": statistics.median(embed_runs[1:])}
     try:
@@ -227,8 +234,12 @@ def measure_cold_start(settings, repeat: int) -> dict[str, Any]:
     from qa.assemble import model_path
 
     model_path(settings)  # fail here, with the setup hint, rather than in the child
-    env = {**os.environ, "QA_CORPUS_DIR": str(settings.corpus_dir), "QA_INDEX_DIR": str(settings.index_dir),
-           "QA_DATA_DIR": str(settings.data_dir)}  # fmt: skip
+    env = {
+        **os.environ,
+        "QA_CORPUS_DIR": str(settings.corpus_dir),
+        "QA_INDEX_DIR": str(settings.index_dir),
+        "QA_DATA_DIR": str(settings.data_dir),
+    }
     if settings.model_path:
         env["QA_MODEL_PATH"] = str(settings.model_path)
     runs = []
@@ -281,8 +292,14 @@ def measure_answers(settings, args: argparse.Namespace, embedder, generator) -> 
     prefix = fixed_prefix_tokens(assistant.generator)
     if prefix:
         metrics["answer.fixed_prefix_tokens"] = prefix
-    return {"metrics": metrics, "items": len(items), "warmup": warmup, "runs": runs, "samples": samples,
-            "interrupted": interrupted}  # fmt: skip
+    return {
+        "metrics": metrics,
+        "items": len(items),
+        "warmup": warmup,
+        "runs": runs,
+        "samples": samples,
+        "interrupted": interrupted,
+    }
 
 
 def ask_item(assistant, item: GoldItem) -> list[dict[str, Any]]:
@@ -290,8 +307,16 @@ def ask_item(assistant, item: GoldItem) -> list[dict[str, Any]]:
     samples, history = [], []
     for turn, question in enumerate(item.turns, start=1):
         answer = assistant.ask(question, history)
-        samples.append({"id": item.id, "type": item.type, "turn": turn, "refused": answer.refused,
-                        "refusal_reason": answer.refusal_reason, **answer.timings})  # fmt: skip
+        samples.append(
+            {
+                "id": item.id,
+                "type": item.type,
+                "turn": turn,
+                "refused": answer.refused,
+                "refusal_reason": answer.refusal_reason,
+                **answer.timings,
+            }
+        )
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
     return samples
 
@@ -343,8 +368,11 @@ def measure_index(settings, args: argparse.Namespace, workdir: Path, embedder) -
         label = f"x{scale}"
         metrics.update({f"index.{label}.{k}": v for k, v in build.items() if k != "runs"})
         metrics.update({f"retrieval.{label}.{k}": v for k, v in retrieval.items()})
-        print(f"[bench] x{scale}: {build['chunks']} chunks, {build['chunks_per_s']:.0f} chunks/s, "
-              f"retrieval p50 {retrieval['p50_ms']:.1f} ms", file=sys.stderr)  # fmt: skip
+        print(
+            f"[bench] x{scale}: {build['chunks']} chunks, {build['chunks_per_s']:.0f} chunks/s, "
+            f"retrieval p50 {retrieval['p50_ms']:.1f} ms",
+            file=sys.stderr,
+        )
         if scale != 1:
             shutil.rmtree(corpus, ignore_errors=True)
     metrics["index.chunks_per_s"] = metrics[f"index.x{max(args.scales)}.chunks_per_s"]  # steady state: the largest
@@ -357,8 +385,13 @@ def build_once(corpus: Path, index_dir: Path, embedder, settings) -> dict[str, f
     timed = TimedEmbedder(embedder)
     chunker = ChunkerSettings(settings.chunk_chars, settings.chunk_max_chars, settings.boilerplate_min_lines)
     report = build_index(corpus, index_dir, timed, chunker, rebuild=True)
-    return {"docs": report.files, "chunks": report.chunks, "build_s": round(report.seconds, 3),
-            "embed_s": round(timed.seconds, 3), "chunks_per_s": round(report.chunks / report.seconds, 1)}  # fmt: skip
+    return {
+        "docs": report.files,
+        "chunks": report.chunks,
+        "build_s": round(report.seconds, 3),
+        "embed_s": round(timed.seconds, 3),
+        "chunks_per_s": round(report.chunks / report.seconds, 1),
+    }
 
 
 def measure_retrieval(index_dir: Path, embedder, settings, queries: list[str], repeat: int) -> dict[str, float]:
@@ -390,10 +423,17 @@ def time_retriever(retriever, queries: list[str], top_k: int, repeat: int) -> di
             search.append(search_s * 1000)
             dense.append(_seconds(lambda: store.search(vector[None, :], CANDIDATES)) * 1000)
             lexical.append(_seconds(lambda: retriever._bm25_ranking(q, CANDIDATES)) * 1000)  # the BM25 part alone
-        runs.append({"p50_ms": distribution(total)["p50"], "p95_ms": distribution(total)["p95"],
-                     "embed_ms": distribution(embed)["p50"], "search_ms": distribution(search)["p50"],
-                     "search_p95_ms": distribution(search)["p95"], "dense_ms": distribution(dense)["p50"],
-                     "bm25_ms": distribution(lexical)["p50"]})  # fmt: skip
+        runs.append(
+            {
+                "p50_ms": distribution(total)["p50"],
+                "p95_ms": distribution(total)["p95"],
+                "embed_ms": distribution(embed)["p50"],
+                "search_ms": distribution(search)["p50"],
+                "search_p95_ms": distribution(search)["p95"],
+                "dense_ms": distribution(dense)["p50"],
+                "bm25_ms": distribution(lexical)["p50"],
+            }
+        )
     return {**median_of(runs), "first_ms": round(first, 1), "queries": len(queries), "chunks": len(store.chunks)}
 
 
@@ -514,13 +554,22 @@ def compare_search(vectors: np.ndarray, query_vectors: np.ndarray, repeat: int, 
     started = time.perf_counter()
     hnsw = build_faiss_index(vectors)
     hnsw_build = time.perf_counter() - started
-    result: dict[str, Any] = {"exact.build_s": round(exact_build, 2), "hnsw.build_s": round(hnsw_build, 2),
-                              "hnsw.type": type(hnsw).__name__}  # fmt: skip
+    result: dict[str, Any] = {
+        "exact.build_s": round(exact_build, 2),
+        "hnsw.build_s": round(hnsw_build, 2),
+        "hnsw.type": type(hnsw).__name__,
+    }
     for name, index in (("exact", exact), ("hnsw", hnsw)):
-        runs = [[_seconds(lambda: index.search(q[None, :], CANDIDATES)) * 1000 for q in query_vectors]
-                for _ in range(repeat)]  # one query at a time, as the assistant searches
-        result.update({f"{name}.p50_ms": median_of([{"v": distribution(r)["p50"]} for r in runs])["v"],
-                       f"{name}.p95_ms": median_of([{"v": distribution(r)["p95"]} for r in runs])["v"]})  # fmt: skip
+        runs = [
+            [_seconds(lambda: index.search(q[None, :], CANDIDATES)) * 1000 for q in query_vectors]
+            for _ in range(repeat)
+        ]  # one query at a time, as the assistant searches
+        result.update(
+            {
+                f"{name}.p50_ms": median_of([{"v": distribution(r)["p50"]} for r in runs])["v"],
+                f"{name}.p95_ms": median_of([{"v": distribution(r)["p95"]} for r in runs])["v"],
+            }
+        )
     _, truth = exact.search(query_vectors, k)
     _, found = hnsw.search(query_vectors, k)
     result[f"hnsw.recall@{k}"] = round(float(np.mean([len(set(t) & set(f)) / k for t, f in zip(truth, found)])), 4)
@@ -536,6 +585,7 @@ def synthetic_store(base, vectors: np.ndarray, faiss_index):
 
 
 # Helpers -------------------------------------------------------------------------------------------------
+
 
 def timed(call: Callable[[], Any]) -> tuple[Any, float]:
     """(what call returned, seconds it took)."""
@@ -586,8 +636,10 @@ def _warn_if_busy() -> None:
     load1 = os.getloadavg()[0]
     cpus = machine()["cpus"] or 1
     if load1 > 0.5 * cpus:
-        print(f"warning: load average {load1:.2f} on {cpus} CPUs — other processes will inflate the latencies",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"warning: load average {load1:.2f} on {cpus} CPUs — other processes will inflate the latencies",
+            file=sys.stderr,
+        )
 
 
 def _sections(only: str | None) -> set[str]:

@@ -15,9 +15,10 @@ import json
 import math
 import statistics
 import sys
+from collections.abc import Iterable
 from html import escape
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from eval.metrics import percentile
 from eval.report import write_run_files
@@ -31,15 +32,16 @@ TARGETS = (
     ("index.chunks_per_s", "index build (largest corpus)", ">=", 150, "chunks/s"),
     ("cold_start.ready_s", "cold start to ready", "<=", 15, "s"),
     ("rss.assistant_peak_mb", "peak RSS of the assistant", "<=", 3072, "MB"),
-)  # fmt: skip
+)
 PASS, MISS, NEUTRAL = "#1a7f37", "#cf222e", "#8c959f"
 STAGES = (  # (sample key, legend, table label, colour): where the time of one generated answer goes
     ("retrieve_ms", "retrieval", "retrieval (query embedding + search)", "#8250df"),
     ("prompt_ms", "evidence", "evidence sentences + prompt", "#bf8700"),
     ("prefill_ms", "prefill", "prompt prefill to the first token", "#cf222e"),
     ("decode_ms", "decoding", "decoding the rest", "#0969da"),
-    ("post_ms", "citing", "citation check and refusal", "#1a7f37"),
-)  # fmt: skip
+    ("verify_ms", "verifying", "verification (support scores, the model's yes/no judge)", "#1a7f37"),
+    ("post_ms", "other", "refusal decision and the rest", "#8c959f"),
+)
 
 
 # Summaries ------------------------------------------------------------------------------------------------
@@ -50,8 +52,13 @@ def distribution(values: Iterable[float]) -> dict[str, float | None]:
     values = [float(v) for v in values]
     if not values:
         return {"n": 0, "mean": None, "p50": None, "p95": None, "max": None}
-    return {"n": len(values), "mean": _round(statistics.fmean(values)), "p50": _round(percentile(values, 50)),
-            "p95": _round(percentile(values, 95)), "max": _round(max(values))}  # fmt: skip
+    return {
+        "n": len(values),
+        "mean": _round(statistics.fmean(values)),
+        "p50": _round(percentile(values, 50)),
+        "p95": _round(percentile(values, 95)),
+        "max": _round(max(values)),
+    }
 
 
 def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -79,10 +86,16 @@ def answer_stages(sample: dict[str, Any]) -> dict[str, float]:
     """
     retrieve, prompt = sample.get("retrieve_ms", 0.0), sample.get("prompt_ms", 0.0)
     prefill = max(0.0, sample.get("ttft_ms", 0.0) - retrieve - prompt)
-    generate = sample.get("generate_ms", 0.0)
-    post = max(0.0, sample.get("total_ms", 0.0) - retrieve - prompt - generate)
-    return {"retrieve_ms": retrieve, "prompt_ms": prompt, "prefill_ms": prefill,
-            "decode_ms": max(0.0, generate - prefill), "post_ms": post}  # fmt: skip
+    generate, verify = sample.get("generate_ms", 0.0), sample.get("verify_ms", 0.0)
+    post = max(0.0, sample.get("total_ms", 0.0) - retrieve - prompt - generate - verify)
+    return {
+        "retrieve_ms": retrieve,
+        "prompt_ms": prompt,
+        "prefill_ms": prefill,
+        "decode_ms": max(0.0, generate - prefill),
+        "verify_ms": verify,
+        "post_ms": post,
+    }
 
 
 def is_generated(sample: dict[str, Any]) -> bool:
@@ -102,13 +115,15 @@ def answer_summary(samples: list[dict[str, Any]]) -> dict[str, float]:
         "generated_total_ms": [s["total_ms"] for s in generated],
         "ttft_ms": [s["ttft_ms"] for s in generated],
         "tokens_per_s": [s["completion_tokens"] / (s["generate_ms"] / 1000) for s in generated],
-        "decode_tokens_per_s": [(s["completion_tokens"] - 1) / (st["decode_ms"] / 1000)  # after the first token
-                                for s, st in zip(generated, stages)
-                                if st["decode_ms"] > 0 and s["completion_tokens"] > 1],
+        "decode_tokens_per_s": [
+            (s["completion_tokens"] - 1) / (st["decode_ms"] / 1000)  # after the first token
+            for s, st in zip(generated, stages)
+            if st["decode_ms"] > 0 and s["completion_tokens"] > 1
+        ],
         "prompt_tokens": [s["prompt_tokens"] for s in generated],
         "completion_tokens": [s["completion_tokens"] for s in generated],
         **{key: [st[key] for st in stages] for key, *_ in STAGES},
-    }  # fmt: skip
+    }
     for name, values in series.items():
         d = distribution(values)
         for stat in ("p50", "p95", "mean"):
@@ -123,8 +138,9 @@ def evaluate_targets(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     for key, label, op, limit, unit in TARGETS:
         value = metrics.get(key)
         status = "n/a" if value is None else "PASS" if (value <= limit if op == "<=" else value >= limit) else "MISS"
-        results.append({"key": key, "label": label, "op": op, "limit": limit, "unit": unit, "value": value,
-                        "status": status})  # fmt: skip
+        results.append(
+            {"key": key, "label": label, "op": op, "limit": limit, "unit": unit, "value": value, "status": status}
+        )
     return results
 
 
@@ -140,39 +156,67 @@ def table_rows(run: dict[str, Any]) -> list[tuple[str, str, tuple[str, ...], str
         ("model load", "chat model, first in process (with import)", ("load.generator_first_s",), "s"),
         ("model load", "chat model, again (median)", ("load.generator_s",), "s"),
         ("cold start", "fresh process to ready (median)", ("cold_start.ready_s",), "s"),
-        ("cold start", "… of which imports of qa / loading models and index",
-         ("cold_start.import_s", "cold_start.load_s"), "s"),
+        (
+            "cold start",
+            "… of which imports of qa / loading models and index",
+            ("cold_start.import_s", "cold_start.load_s"),
+            "s",
+        ),
         ("cold start", "launch to exit (exit frees the models)", ("cold_start.wall_s",), "s"),
-        ("answers", "asks / generated / refused before generation",
-         ("answer.count", "answer.generated", "answer.refused_early"), ""),
+        (
+            "answers",
+            "asks / generated / refused before generation",
+            ("answer.count", "answer.generated", "answer.refused_early"),
+            "",
+        ),
         ("answers", "end-to-end p50 / p95 (every ask)", ("answer.total_ms.p50", "answer.total_ms.p95"), "ms"),
-        ("answers", "end-to-end p50 / p95 (generated answers)",
-         ("answer.generated_total_ms.p50", "answer.generated_total_ms.p95"), "ms"),
+        (
+            "answers",
+            "end-to-end p50 / p95 (generated answers)",
+            ("answer.generated_total_ms.p50", "answer.generated_total_ms.p95"),
+            "ms",
+        ),
         ("answers", "time to first token p50 / p95", ("answer.ttft_ms.p50", "answer.ttft_ms.p95"), "ms"),
         ("answers", "tokens/s: completion ÷ generate time (p50)", ("answer.tokens_per_s.p50",), "tok/s"),
         ("answers", "tokens/s: decoding after the first token (p50)", ("answer.decode_tokens_per_s.p50",), "tok/s"),
-        ("answers", "prompt tokens per answer mean / p50",
-         ("answer.prompt_tokens.mean", "answer.prompt_tokens.p50"), "tok"),
+        (
+            "answers",
+            "prompt tokens per answer mean / p50",
+            ("answer.prompt_tokens.mean", "answer.prompt_tokens.p50"),
+            "tok",
+        ),
         ("answers", "… of which the cached fixed prefix (≈)", ("answer.fixed_prefix_tokens",), "tok"),
         ("answers", "completion tokens per answer mean", ("answer.completion_tokens.mean",), "tok"),
         *[("answers", f"stage p50: {label}", (f"answer.{key}.p50",), "ms") for key, _, label, _ in STAGES],
         ("answers", "first answer after load (prefix not yet cached)", ("answer.warmup_total_ms",), "ms"),
-    ]  # fmt: skip
+    ]
     for scale in sorted({int(k.split(".")[1][1:]) for k in m if k.startswith("index.x")}):
         x = f"x{scale}"
         rows += [
             (f"index {x}", "documents / chunks", (f"index.{x}.docs", f"index.{x}.chunks"), ""),
             (f"index {x}", "build seconds / of which embedding", (f"index.{x}.build_s", f"index.{x}.embed_s"), "s"),
             (f"index {x}", "build throughput", (f"index.{x}.chunks_per_s",), "chunks/s"),
-            (f"index {x}", "retrieval p50 / p95 (embed + FAISS + BM25 + fusion)",
-             (f"retrieval.{x}.p50_ms", f"retrieval.{x}.p95_ms"), "ms"),
-            (f"index {x}", "… parts p50: query embedding / FAISS / BM25",
-             (f"retrieval.{x}.embed_ms", f"retrieval.{x}.dense_ms", f"retrieval.{x}.bm25_ms"), "ms"),
-            (f"index {x}", "… retrieve() given the query vector p50 / p95",
-             (f"retrieval.{x}.search_ms", f"retrieval.{x}.search_p95_ms"), "ms"),
+            (
+                f"index {x}",
+                "retrieval p50 / p95 (embed + FAISS + BM25 + fusion)",
+                (f"retrieval.{x}.p50_ms", f"retrieval.{x}.p95_ms"),
+                "ms",
+            ),
+            (
+                f"index {x}",
+                "… parts p50: query embedding / FAISS / BM25",
+                (f"retrieval.{x}.embed_ms", f"retrieval.{x}.dense_ms", f"retrieval.{x}.bm25_ms"),
+                "ms",
+            ),
+            (
+                f"index {x}",
+                "… retrieve() given the query vector p50 / p95",
+                (f"retrieval.{x}.search_ms", f"retrieval.{x}.search_p95_ms"),
+                "ms",
+            ),
             (f"index {x}", "first query (builds BM25)", (f"retrieval.{x}.first_ms",), "ms"),
             (f"index {x}", "store load", (f"retrieval.{x}.store_load_s",), "s"),
-        ]  # fmt: skip
+        ]
     rows += [
         ("index", "build throughput at the largest corpus", ("index.chunks_per_s",), "chunks/s"),
         ("search", "rows (replicated from how many chunks)", ("ann.rows", "ann.base_chunks"), ""),
@@ -180,17 +224,33 @@ def table_rows(run: dict[str, Any]) -> list[tuple[str, str, tuple[str, ...], str
         ("search", "FAISS HNSW p50 / p95", ("ann.hnsw.p50_ms", "ann.hnsw.p95_ms"), "ms"),
         ("search", "HNSW recall@10 against exact", ("ann.hnsw.recall@10",), "ratio"),
         ("search", "index build exact / HNSW", ("ann.exact.build_s", "ann.hnsw.build_s"), "s"),
-        ("search", "hybrid retrieval p50 / p95 at these rows",
-         ("retrieval.large.p50_ms", "retrieval.large.p95_ms"), "ms"),
-        ("search", "… parts p50: query embedding / FAISS / BM25",
-         ("retrieval.large.embed_ms", "retrieval.large.dense_ms", "retrieval.large.bm25_ms"), "ms"),
-        ("search", "… retrieve() given the query vector p50 / p95",
-         ("retrieval.large.search_ms", "retrieval.large.search_p95_ms"), "ms"),
+        (
+            "search",
+            "hybrid retrieval p50 / p95 at these rows",
+            ("retrieval.large.p50_ms", "retrieval.large.p95_ms"),
+            "ms",
+        ),
+        (
+            "search",
+            "… parts p50: query embedding / FAISS / BM25",
+            ("retrieval.large.embed_ms", "retrieval.large.dense_ms", "retrieval.large.bm25_ms"),
+            "ms",
+        ),
+        (
+            "search",
+            "… retrieve() given the query vector p50 / p95",
+            ("retrieval.large.search_ms", "retrieval.large.search_p95_ms"),
+            "ms",
+        ),
         ("search", "first query (builds BM25 over all rows)", ("retrieval.large.first_ms",), "ms"),
         ("memory", "peak RSS of the assistant (cold start or answering)", ("rss.assistant_peak_mb",), "MB"),
-        ("memory", "peak RSS of this process / of child processes",
-         ("rss.process_peak_mb", "rss.children_peak_mb"), "MB"),
-    ]  # fmt: skip
+        (
+            "memory",
+            "peak RSS of this process / of child processes",
+            ("rss.process_peak_mb", "rss.children_peak_mb"),
+            "MB",
+        ),
+    ]
     return [row for row in rows if any(m.get(k) is not None for k in row[2])]
 
 
@@ -200,8 +260,10 @@ def format_table(run: dict[str, Any]) -> str:
     previous = (run.get("compare") or {}).get("metrics")
     load = run.get("load_average", {})
     partial = "" if run.get("complete", True) else f" · PARTIAL (sections done: {', '.join(run.get('sections', {}))})"
-    lines = [f"qa bench {run['run']}{partial} · {run['machine']['cpus']} CPUs · load average "
-             f"{_load(load.get('start'))} → {_load(load.get('end'))} · {run.get('duration_s', '?')} s"]  # fmt: skip
+    lines = [
+        f"qa bench {run['run']}{partial} · {run['machine']['cpus']} CPUs · load average "
+        f"{_load(load.get('start'))} → {_load(load.get('end'))} · {run.get('duration_s', '?')} s"
+    ]
     header = f"{'':58} {'value':>24}  {'target':<14}"
     lines.append(header + (f"  {'previous':>24}" if previous is not None else ""))
     group = None
@@ -279,9 +341,14 @@ def render_svg(run: dict[str, Any]) -> str:
         'font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="11">',
         f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
         _text(GAP, 26, f"qa bench {run['run']}", size=15, weight="bold"),
-        _text(GAP, 42, f"{run['model']} · {run['machine']['cpus']} CPUs · load average at start "
-                       f"{_load(run.get('load_average', {}).get('start'))}", fill="#57606a"),
-    ]  # fmt: skip
+        _text(
+            GAP,
+            42,
+            f"{run['model']} · {run['machine']['cpus']} CPUs · load average at start "
+            f"{_load(run.get('load_average', {}).get('start'))}",
+            fill="#57606a",
+        ),
+    ]
     for i, body in enumerate(panels):
         x, y = GAP + (i % 2) * (PANEL_W + GAP), 50 + (i // 2) * (PANEL_H + GAP)
         parts.append(f'<g transform="translate({x},{y})">')
@@ -310,8 +377,10 @@ def _answer_stages_panel(samples: list[dict[str, Any]]) -> list[str]:
                 continue
             y1, y2 = _y(bottom + value, top), _y(bottom, top)
             x = PLOT["left"] + i * step + step * 0.1
-            parts.append(f'<rect x="{x:.1f}" y="{y1:.1f}" width="{step * 0.8:.1f}" height="{y2 - y1:.1f}" '
-                         f'fill="{colour}"><title>{escape(label)}: {value:.2f} s</title></rect>')  # fmt: skip
+            parts.append(
+                f'<rect x="{x:.1f}" y="{y1:.1f}" width="{step * 0.8:.1f}" height="{y2 - y1:.1f}" '
+                f'fill="{colour}"><title>{escape(label)}: {value:.2f} s</title></rect>'
+            )
             bottom += value
     parts += _legend([(legend, colour) for _, legend, _, colour in STAGES], y=PANEL_H - 16)
     note = f"{len(generated)} answers, fastest to slowest"
@@ -335,14 +404,23 @@ def _scatter_panel(samples: list[dict[str, Any]]) -> list[str]:
     parts.append(_text(PLOT["left"] + plot_w / 2, PANEL_H - 12, axis, anchor="middle", fill="#57606a"))
     for tokens, seconds in points:
         x, y = PLOT["left"] + plot_w * tokens / right, _y(seconds, top)
-        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="#cf222e" fill-opacity="0.6">'
-                     f"<title>{tokens} tokens, {seconds:.2f} s</title></circle>")  # fmt: skip
+        parts.append(
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="#cf222e" fill-opacity="0.6">'
+            f"<title>{tokens} tokens, {seconds:.2f} s</title></circle>"
+        )
     return parts
 
 
 def _retrieval_panel(m: dict[str, Any]) -> list[str]:
-    groups = [(_count(m.get(f"index.x{s}.chunks")), m.get(f"retrieval.x{s}.p50_ms"), m.get(f"retrieval.x{s}.p95_ms"),
-               30 if s == 1 else None) for s in _scales(m)]  # fmt: skip  (four groups: short labels fit)
+    groups = [
+        (
+            _count(m.get(f"index.x{s}.chunks")),
+            m.get(f"retrieval.x{s}.p50_ms"),
+            m.get(f"retrieval.x{s}.p95_ms"),
+            30 if s == 1 else None,
+        )
+        for s in _scales(m)
+    ]  # four groups: short labels fit
     if m.get("retrieval.large.p50_ms") is not None:
         large = (m["retrieval.large.p50_ms"], m.get("retrieval.large.p95_ms"))
         groups.append((_count(m.get("ann.rows")), *large, 100))
@@ -354,8 +432,10 @@ def _search_panel(m: dict[str, Any]) -> list[str]:
     title = f"FAISS search at {_count(m.get('ann.rows'))} rows (ms)"
     if recall is not None:
         title += f" · HNSW recall@10 {recall:.3f}"
-    groups = [(name, m.get(f"ann.{key}.p50_ms"), m.get(f"ann.{key}.p95_ms"), None)
-              for key, name in (("exact", "exact (FlatIP)"), ("hnsw", "HNSW"))]  # fmt: skip
+    groups = [
+        (name, m.get(f"ann.{key}.p50_ms"), m.get(f"ann.{key}.p95_ms"), None)
+        for key, name in (("exact", "exact (FlatIP)"), ("hnsw", "HNSW"))
+    ]
     return _grouped_bars(title, [g for g in groups if g[1] is not None], ("p50", "p95"), "ms")
 
 
@@ -382,15 +462,19 @@ def _grouped_bars(title: str, groups: list[tuple], series: tuple[str, ...], unit
             if value is None:
                 continue
             y = _y(value, top)
-            parts.append(f'<rect x="{x0 + j * bar_w:.1f}" y="{y:.1f}" width="{bar_w * 0.92:.1f}" '
-                         f'height="{_y(0, top) - y:.1f}" fill="{colours[j % 2]}">'
-                         f"<title>{escape(series[j])}: {value:g}</title></rect>")  # fmt: skip
+            parts.append(
+                f'<rect x="{x0 + j * bar_w:.1f}" y="{y:.1f}" width="{bar_w * 0.92:.1f}" '
+                f'height="{_y(0, top) - y:.1f}" fill="{colours[j % 2]}">'
+                f"<title>{escape(series[j])}: {value:g}</title></rect>"
+            )
             parts.append(_text(x0 + j * bar_w + bar_w * 0.46, y - 3, _number(value, unit), anchor="middle", size=10))
         target = group[-1]
         if target:
             ty = _y(target, top)
-            parts.append(f'<line x1="{x0 - 4:.1f}" x2="{x0 + group_w * 0.7 + 4:.1f}" y1="{ty:.1f}" y2="{ty:.1f}" '
-                         'stroke="#cf222e" stroke-width="1.5" stroke-dasharray="5,3"/>')  # fmt: skip
+            parts.append(
+                f'<line x1="{x0 - 4:.1f}" x2="{x0 + group_w * 0.7 + 4:.1f}" y1="{ty:.1f}" y2="{ty:.1f}" '
+                'stroke="#cf222e" stroke-width="1.5" stroke-dasharray="5,3"/>'
+            )
         parts.append(_text(x0 + group_w * 0.35, PANEL_H - PLOT["bottom"] + 14, group[0], anchor="middle"))
     if len(series) > 1:
         parts += _legend(list(zip(series, colours)), y=PANEL_H - 16)
@@ -434,13 +518,16 @@ def _y_axis(top: float, unit: str, target: float | None = None) -> list[str]:
     parts = []
     for tick in _ticks(top):
         y = _y(tick, top)
-        parts.append(f'<line x1="{PLOT["left"]}" x2="{PLOT["left"] + plot_w}" y1="{y:.1f}" y2="{y:.1f}" '
-                     'stroke="#d0d7de"/>')  # fmt: skip
+        parts.append(
+            f'<line x1="{PLOT["left"]}" x2="{PLOT["left"] + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#d0d7de"/>'
+        )
         parts.append(_text(PLOT["left"] - 6, y + 4, f"{tick:g}", anchor="end", fill="#57606a"))
     if target is not None and target <= top:
         y = _y(target, top)
-        parts.append(f'<line x1="{PLOT["left"]}" x2="{PLOT["left"] + plot_w}" y1="{y:.1f}" y2="{y:.1f}" '
-                     'stroke="#cf222e" stroke-width="1.5" stroke-dasharray="5,3"/>')  # fmt: skip
+        parts.append(
+            f'<line x1="{PLOT["left"]}" x2="{PLOT["left"] + plot_w}" y1="{y:.1f}" y2="{y:.1f}" '
+            'stroke="#cf222e" stroke-width="1.5" stroke-dasharray="5,3"/>'
+        )
     return parts
 
 
@@ -465,10 +552,13 @@ def _empty() -> str:
     return _text(PANEL_W / 2, PANEL_H / 2, "not measured in this run", anchor="middle", fill=NEUTRAL)
 
 
-def _text(x: float, y: float, text: str, anchor: str = "start", size: int = 11, weight: str = "normal",
-          fill: str = "#24292f") -> str:  # fmt: skip
-    return (f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{size}" font-weight="{weight}" '
-            f'fill="{fill}">{escape(text)}</text>')  # fmt: skip
+def _text(
+    x: float, y: float, text: str, anchor: str = "start", size: int = 11, weight: str = "normal", fill: str = "#24292f"
+) -> str:
+    return (
+        f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{size}" font-weight="{weight}" '
+        f'fill="{fill}">{escape(text)}</text>'
+    )
 
 
 def _scales(m: dict[str, Any]) -> list[int]:
@@ -492,24 +582,27 @@ def render_html(run: dict[str, Any], svg: str) -> str:
         f"<td>{escape(_op(t['op']))} {t['limit']:g} {escape(t['unit'])}</td>"
         f'<td style="color:{_colour(t["status"])};font-weight:bold">{t["status"]}</td></tr>'
         for t in run.get("targets", [])
-    )  # fmt: skip
+    )
     figures = "".join(
         f"<tr><td>{escape(group)}</td><td>{escape(label)}</td>"
         f"<td>{escape(format_values(run['metrics'], keys, unit))}</td></tr>"
         for group, label, keys, unit in table_rows(run)
-    )  # fmt: skip
-    loads = "".join(f"<li>{escape(name)}: {_load(s['load_average']['before'])} → {_load(s['load_average']['after'])} "
-                    f"({s['seconds']} s)</li>" for name, s in run.get("sections", {}).items())  # fmt: skip
+    )
+    loads = "".join(
+        f"<li>{escape(name)}: {_load(s['load_average']['before'])} → {_load(s['load_average']['after'])} "
+        f"({s['seconds']} s)</li>"
+        for name, s in run.get("sections", {}).items()
+    )
     load = run.get("load_average", {})
     skipped = "".join(f"<li>skipped {escape(k)}: {escape(v)}</li>" for k, v in run.get("skipped", {}).items())
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>qa bench {escape(run['run'])}</title>
+<html lang="en"><head><meta charset="utf-8"><title>qa bench {escape(run["run"])}</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;color:#24292f;max-width:1000px}}
 table{{border-collapse:collapse;margin:1em 0}}td,th{{border-bottom:1px solid #d0d7de;padding:3px 10px;text-align:left}}
 td:nth-child(3){{font-variant-numeric:tabular-nums}}.meta{{color:#57606a}}</style></head><body>
-<h1>qa bench {escape(run['run'])}{'' if run.get('complete', True) else ' (partial)'}</h1>
-<p class="meta">model {escape(run['model'])} · {run['machine']['cpus']} CPUs · {escape(run['machine']['platform'])} ·
-{run.get('duration_s', '?')} s · load average {_load(load.get('start'))} → {_load(load.get('end'))}</p>
+<h1>qa bench {escape(run["run"])}{"" if run.get("complete", True) else " (partial)"}</h1>
+<p class="meta">model {escape(run["model"])} · {run["machine"]["cpus"]} CPUs · {escape(run["machine"]["platform"])} ·
+{run.get("duration_s", "?")} s · load average {_load(load.get("start"))} → {_load(load.get("end"))}</p>
 <h2>Targets</h2><table><tr><th>target</th><th>measured</th><th>limit</th><th></th></tr>{targets}</table>
 {svg}
 <h2>Figures</h2><table><tr><th>section</th><th>figure</th><th>value</th></tr>{figures}</table>

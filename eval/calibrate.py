@@ -57,13 +57,21 @@ def main(argv: list[str] | None = None) -> int:
     model = SupportModel.load(args.model) if args.report else fit(rows, names, args.c)
     if not args.report:
         threshold, table = choose_threshold(model, items, gold, args.max_false_support)
-        model = SupportModel(model.weights, model.means, model.scales, model.bias, threshold,
-                             f"{run['run']}: {len(rows)} claims of {len(items)} dev items; "
-                             f"threshold {threshold} (max false support {args.max_false_support})")  # fmt: skip
+        model = SupportModel(
+            model.weights,
+            model.means,
+            model.scales,
+            model.bias,
+            threshold,
+            f"{run['run']}: {len(rows)} claims of {len(items)} dev items; "
+            f"threshold {threshold} (max false support {args.max_false_support})",
+        )
         for t, outcome in table:
             mark = " <-" if t == threshold else ""
-            print(f"  t={t:.2f} passed={outcome['passed']:.3f} false_support={outcome['false_support']:.3f} "
-                  f"false_refusal={outcome['false_refusal']:.3f}{mark}")
+            print(
+                f"  t={t:.2f} passed={outcome['passed']:.3f} false_support={outcome['false_support']:.3f} "
+                f"false_refusal={outcome['false_refusal']:.3f}{mark}"
+            )
     print("weights (standardised):", json.dumps({k: round(v, 3) for k, v in model.weights.items()}))
     print(f"support AUC {auc([model.score(r.features) for r in rows], [r.label for r in rows]):.3f}")
     for name, outcome in rule_effects(model, items, gold).items():
@@ -92,8 +100,16 @@ def claim_rows(items: list[dict[str, Any]], gold: dict[str, Any]) -> list[Row]:
             if check["note"]:
                 continue
             holds = g.answerable and not missing_groups(check["text"], g.must_contain)
-            rows.append(Row(f"{item['suite']}:{item['id']}", g.answerable, check["features"], int(holds),
-                            check["note"], check["text"]))  # fmt: skip
+            rows.append(
+                Row(
+                    f"{item['suite']}:{item['id']}",
+                    g.answerable,
+                    check["features"],
+                    int(holds),
+                    check["note"],
+                    check["text"],
+                )
+            )
     return rows
 
 
@@ -130,8 +146,9 @@ def replay(model: SupportModel, item: dict[str, Any], g, threshold: float, gates
     return {"refused": refused, "correct": correct, "false_support": not g.answerable and not refused}
 
 
-def outcomes(model: SupportModel, items: list[dict[str, Any]], gold: dict[str, Any], threshold: float,
-             gates: bool = True) -> dict[str, float]:  # fmt: skip
+def outcomes(
+    model: SupportModel, items: list[dict[str, Any]], gold: dict[str, Any], threshold: float, gates: bool = True
+) -> dict[str, float]:
     answerable = refusable = passed = false_support = false_refusal = 0
     for item in items:
         g = gold[f"{item['suite']}:{item['id']}"]
@@ -144,8 +161,11 @@ def outcomes(model: SupportModel, items: list[dict[str, Any]], gold: dict[str, A
         passed += o["correct"] if g.answerable else o["refused"]
         false_support += o["false_support"]
         false_refusal += g.answerable and o["refused"]
-    return {"passed": passed / max(1, len(items)), "false_support": false_support / max(1, refusable),
-            "false_refusal": false_refusal / max(1, answerable)}  # fmt: skip
+    return {
+        "passed": passed / max(1, len(items)),
+        "false_support": false_support / max(1, refusable),
+        "false_refusal": false_refusal / max(1, answerable),
+    }
 
 
 def choose_threshold(model, items, gold, max_false_support: float) -> tuple[float, list]:
@@ -181,8 +201,14 @@ def auc(scores: list[float], labels: list[int]) -> float:
 
 
 def model_dict(model: SupportModel) -> dict[str, Any]:
-    return {"fitted_on": model.fitted_on, "weights": model.weights, "means": model.means, "scales": model.scales,
-            "bias": model.bias, "threshold": model.threshold}  # fmt: skip
+    return {
+        "fitted_on": model.fitted_on,
+        "weights": model.weights,
+        "means": model.means,
+        "scales": model.scales,
+        "bias": model.bias,
+        "threshold": model.threshold,
+    }
 
 
 def _parser() -> argparse.ArgumentParser:

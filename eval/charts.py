@@ -9,7 +9,8 @@ matplotlib runs headless (the Agg backend) and is imported only when a report is
 from __future__ import annotations
 
 import io
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from eval.metrics import percentile
 
@@ -26,8 +27,7 @@ def figure(width: float, height: float):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"font.size": 9, "svg.fonttype": "none", "axes.spines.top": False,
-                         "axes.spines.right": False})  # fmt: skip
+    plt.rcParams.update({"font.size": 9, "svg.fonttype": "none", "axes.spines.top": False, "axes.spines.right": False})
     return plt.subplots(figsize=(width, height))
 
 

@@ -88,14 +88,18 @@ def suites(corpora: list[str] | None = None, splits: list[str] | None = None) ->
     """The standard suites, corpus by corpus: suites(["seeds"], ["test"]) == [Suite("seeds", "test")]."""
     unknown = sorted(set(corpora or []) - set(CORPORA)) + sorted(set(splits or []) - set(SPLITS))
     if unknown:
-        raise GoldError(f"unknown corpus or split {', '.join(unknown)}; corpora: {', '.join(CORPORA)}; splits: dev, test")
+        raise GoldError(
+            f"unknown corpus or split {', '.join(unknown)}; corpora: {', '.join(CORPORA)}; splits: dev, test"
+        )
     return [Suite(c, s) for c in corpora or CORPORA for s in splits or SPLITS]
 
 
 def load_suite(suite: Suite) -> list[GoldItem]:
     """Every item of a suite's gold files, ids unique across them, each tagged with the suite's name."""
     if not suite.files:
-        raise GoldError(f"no gold files for {suite.name} (looked for {GOLD_DIR / suite.split / (suite.corpus + '*.jsonl')})")
+        raise GoldError(
+            f"no gold files for {suite.name} (looked for {GOLD_DIR / suite.split / (suite.corpus + '*.jsonl')})"
+        )
     items: list[GoldItem] = []
     for path in suite.files:
         items += [replace(item, suite=suite.name) for item in load_gold(path)]

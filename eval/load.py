@@ -58,8 +58,14 @@ def start_server(kind: str, port: int, token_seconds: float = 0.02, log: Path | 
     if kind == "real":
         command = [str(Path(sys.executable).with_name("qa")), "serve", "--port", str(port)]
     else:
-        command = [sys.executable, str(ROOT / "tests" / "load_server.py"), "--port", str(port),
-                   "--token-seconds", str(token_seconds)]  # fmt: skip
+        command = [
+            sys.executable,
+            str(ROOT / "tests" / "load_server.py"),
+            "--port",
+            str(port),
+            "--token-seconds",
+            str(token_seconds),
+        ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
     out = log.open("w") if log else subprocess.DEVNULL
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -140,9 +146,14 @@ def run_load(base: str, clients: int, questions: int, timeout: float = 120, pid:
     except httpx.HTTPError as e:
         health = type(e).__name__
     return {
-        "clients": clients, "questions_per_client": questions, "requests": clients * questions,
-        "finished_in_time": finished, "seconds": round(seconds, 2),
-        "ok": len(ok), "incomplete_ok": sum(not r.get("complete") for r in ok), "busy_503": len(busy),
+        "clients": clients,
+        "questions_per_client": questions,
+        "requests": clients * questions,
+        "finished_in_time": finished,
+        "seconds": round(seconds, 2),
+        "ok": len(ok),
+        "incomplete_ok": sum(not r.get("complete") for r in ok),
+        "busy_503": len(busy),
         "busy_503_with_retry_after": sum(bool(r["retry_after"]) for r in busy),
         "other": sorted(str(r["status"]) for r in results if r["status"] not in (200, 503)),
         "not_sent_or_cut": clients * questions - len(results),
@@ -150,9 +161,11 @@ def run_load(base: str, clients: int, questions: int, timeout: float = 120, pid:
         "latency_ok_ms": percentiles([r["ms"] for r in ok]),
         "latency_503_ms": percentiles([r["ms"] for r in busy]),
         "by_endpoint_ok": {e: sum(r["endpoint"] == e for r in ok) for e in ENDPOINTS},
-        "server_rss_mib_before": before.get("VmRSS"), "server_rss_mib_after": after.get("VmRSS"),
-        "server_rss_mib_peak": after.get("VmHWM"), "health_after": health,
-    }  # fmt: skip
+        "server_rss_mib_before": before.get("VmRSS"),
+        "server_rss_mib_after": after.get("VmRSS"),
+        "server_rss_mib_peak": after.get("VmHWM"),
+        "health_after": health,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -173,8 +186,10 @@ def main(argv: list[str] | None = None) -> int:
         server = start_server(args.serve, port, args.token_seconds)
         try:
             wait_ready(f"http://127.0.0.1:{port}", server)
-            figures = {"server": args.serve, **run_load(f"http://127.0.0.1:{port}", args.clients, args.questions,
-                                                         args.timeout, server.pid)}  # fmt: skip
+            figures = {
+                "server": args.serve,
+                **run_load(f"http://127.0.0.1:{port}", args.clients, args.questions, args.timeout, server.pid),
+            }
             figures["server_alive_after"] = server.poll() is None
         finally:
             server.terminate()

@@ -13,8 +13,9 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from qa.cite import split_claims
 from qa.sentences import split_sentences
@@ -312,8 +313,9 @@ def _answer_metrics(answered: Sequence[ItemResult]) -> dict[str, float | None]:
 # Gate and comparison -------------------------------------------------------------------------------------
 
 
-def check_thresholds(metrics: dict[str, float], floors: dict[str, float], ceilings: dict[str, float],
-                     prefixes: tuple[str, ...] = ("",)) -> list[str]:  # fmt: skip
+def check_thresholds(
+    metrics: dict[str, float], floors: dict[str, float], ceilings: dict[str, float], prefixes: tuple[str, ...] = ("",)
+) -> list[str]:
     """One line per threshold not met; only metrics whose key starts with one of `prefixes` are checked.
 
     check_thresholds({"answer.accuracy": 0.8}, {"answer.accuracy": 0.85}, {}) ==

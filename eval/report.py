@@ -20,13 +20,34 @@ from eval.charts import latency_histogram, pass_rate_chart
 from eval.dataset import TYPES
 
 HEADLINE = (  # metrics shown first, in this order
-    "answer.accuracy", "answer.correct_cited", "citation.file_accuracy", "citation.quote_validity",
-    "citation.quote_states_answer", "refusal.accuracy", "refusal.false_rate", "verification.false_support",
-    "faithfulness", "retrieval.recall@1", "retrieval.recall@5", "retrieval.mrr@10", "latency.ttft_ms.p50",
-    "latency.total_ms.p50", "latency.total_ms.p95", "tokens.prompt_tokens.mean", "count.items",
-)  # fmt: skip
-GROUP_COLUMNS = ("count.items", "answer.accuracy", "answer.correct_cited", "refusal.accuracy", "refusal.false_rate",
-                 "verification.false_support", "citation.file_accuracy", "retrieval.recall@5")  # fmt: skip
+    "answer.accuracy",
+    "answer.correct_cited",
+    "citation.file_accuracy",
+    "citation.quote_validity",
+    "citation.quote_states_answer",
+    "refusal.accuracy",
+    "refusal.false_rate",
+    "verification.false_support",
+    "faithfulness",
+    "retrieval.recall@1",
+    "retrieval.recall@5",
+    "retrieval.mrr@10",
+    "latency.ttft_ms.p50",
+    "latency.total_ms.p50",
+    "latency.total_ms.p95",
+    "tokens.prompt_tokens.mean",
+    "count.items",
+)
+GROUP_COLUMNS = (
+    "count.items",
+    "answer.accuracy",
+    "answer.correct_cited",
+    "refusal.accuracy",
+    "refusal.false_rate",
+    "verification.false_support",
+    "citation.file_accuracy",
+    "retrieval.recall@5",
+)
 
 
 def write_reports(run: dict[str, Any], out_dir: Path) -> list[Path]:
@@ -90,8 +111,10 @@ def render_markdown(run: dict[str, Any]) -> str:
     lines.append("|---|---|---|---|---|---|")
     for i in failed:
         answer = i["answer"] if i["answer"] is not None else "(retrieval only)"
-        lines.append(f"| {i.get('suite', '')} | {i['id']} | {i['type']} | {_cell(i['question'])} | {_cell(answer)} | "
-                     f"{_cell('; '.join(i['diagnosis']))} |")  # fmt: skip
+        lines.append(
+            f"| {i.get('suite', '')} | {i['id']} | {i['type']} | {_cell(i['question'])} | {_cell(answer)} | "
+            f"{_cell('; '.join(i['diagnosis']))} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -165,15 +188,25 @@ def _group_table(suite: dict[str, Any], prefix: str, title: str) -> str:
 
 
 def _items_table(items: list[dict[str, Any]]) -> str:
-    head = ("suite", "id", "type", "question", "answer", "cited files", "quotes", "retrieved (top 5)", "total s",
-            "result")  # fmt: skip
+    head = (
+        "suite",
+        "id",
+        "type",
+        "question",
+        "answer",
+        "cited files",
+        "quotes",
+        "retrieved (top 5)",
+        "total s",
+        "result",
+    )
     rows = ["<h2>Questions</h2><table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"]
     for i in items:
         status = "n/a" if i["passed"] is None else "pass" if i["passed"] else "fail"
         question = "<br>".join(
             f"<span class='small'>turn 1:</span> {escape(t)}" if n == 0 and len(i["turns"]) > 1 else escape(t)
             for n, t in enumerate(i["turns"])
-        )  # fmt: skip
+        )
         if len(i["turns"]) > 1 and i.get("first_answer"):
             question += f"<div class='small'>answer 1: {escape(i['first_answer'])}</div>"
         answer = "<i>(retrieval only)</i>" if i["answer"] is None else escape(i["answer"])
@@ -186,11 +219,11 @@ def _items_table(items: list[dict[str, Any]]) -> str:
         quotes = "".join(
             f"<div class='quote{'' if c['valid'] else ' bad'}'>[{c['n']}] {escape(c['quote'])}</div>"
             for c in i["citations"]
-        )  # fmt: skip
+        )
         retrieved = "<br>".join(
             f"<span class='{'' if s in gold else 'small'}'>{rank}. {escape(s)}</span>"
             for rank, s in enumerate(i["retrieved"][:5], start=1)
-        )  # fmt: skip
+        )
         total = i["timings"].get("total_ms")
         why = "".join(f"<div class='small'>{escape(d)}</div>" for d in i["diagnosis"])
         kind = f"<div class='small'>{escape(i['kind'])}</div>" if i.get("kind") else ""

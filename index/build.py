@@ -1,17 +1,17 @@
 """Build: corpus folder -> index store, re-embedding only chunks whose text changed.
 
-    report = build_index(Path("seeds"), Path("index/store"), embedder, ChunkerSettings())
-    report.summary() == "5 files, 40 chunks (40 embedded, 0 reused); +5 ~0 -0 files; 0 skipped"
+report = build_index(Path("seeds"), Path("index/store"), embedder, ChunkerSettings())
+report.summary() == "5 files, 40 chunks (40 embedded, 0 reused); +5 ~0 -0 files; 0 skipped"
 
-    load -> clean -> chunk -> embed (new chunks only) -> save (temp folder, renamed into place)
+load -> clean -> chunk -> embed (new chunks only) -> save (temp folder, renamed into place)
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -89,9 +89,16 @@ def build_index(
     vectors, embedded = _embed(chunks, old_vectors, embedder, progress)
     save_store(index_dir, fingerprint, docs, chunks, vectors)
     return BuildReport(
-        len(docs), len(chunks), embedded, len(chunks) - embedded, added, changed, deleted, skipped,
+        len(docs),
+        len(chunks),
+        embedded,
+        len(chunks) - embedded,
+        added,
+        changed,
+        deleted,
+        skipped,
         seconds=time.perf_counter() - started,
-    )  # fmt: skip
+    )
 
 
 def _previous(index_dir: Path, fingerprint: dict) -> tuple[dict[str, str], dict[str, np.ndarray]]:

@@ -31,10 +31,38 @@ FURNITURE = re.compile(
 ROLES = {"navigation", "banner", "contentinfo", "search", "complementary"}
 HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 BLOCKS = {
-    "p", "div", "section", "article", "main", "body", "ul", "ol", "li", "blockquote", "figure", "figcaption",
-    "caption", "table", "thead", "tbody", "tfoot", "address", "details", "summary", "center", "hr", "br", "dl",
-    "dt", "dd", "tr", "td", "th", "pre", "html",
-} | HEADINGS  # fmt: skip
+    "p",
+    "div",
+    "section",
+    "article",
+    "main",
+    "body",
+    "ul",
+    "ol",
+    "li",
+    "blockquote",
+    "figure",
+    "figcaption",
+    "caption",
+    "table",
+    "thead",
+    "tbody",
+    "tfoot",
+    "address",
+    "details",
+    "summary",
+    "center",
+    "hr",
+    "br",
+    "dl",
+    "dt",
+    "dd",
+    "tr",
+    "td",
+    "th",
+    "pre",
+    "html",
+} | HEADINGS
 SPACE = re.compile(r"\s+")
 
 

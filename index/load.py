@@ -67,7 +67,9 @@ def _walk(corpus_dir: Path) -> tuple[list[Path], list[str]]:
     files, linked = [], []
     for dirpath, dirnames, filenames in os.walk(corpus_dir, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        linked += [(Path(dirpath) / d).relative_to(corpus_dir).as_posix() for d in dirnames if (Path(dirpath) / d).is_symlink()]
+        linked += [
+            (Path(dirpath) / d).relative_to(corpus_dir).as_posix() for d in dirnames if (Path(dirpath) / d).is_symlink()
+        ]
         files.extend(Path(dirpath) / f for f in filenames if not f.startswith("."))
     return sorted(files, key=lambda p: p.relative_to(corpus_dir).as_posix()), sorted(linked)
 

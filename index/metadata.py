@@ -1,9 +1,9 @@
 """Metadata: title, date, place and content type read from a document's (or news item's) lines.
 
-    extract_metadata(["Press release", "Steady progress made in national efforts",
-                      "- Date:", "- Place:", "- VIENNA", "VIENNA, 18 July 2022 – While ..."])
-    == ("Steady progress made in national efforts",
-        {"content_type": "Press release", "place": "Vienna", "date": "18 July 2022"})
+extract_metadata(["Press release", "Steady progress made in national efforts",
+                  "- Date:", "- Place:", "- VIENNA", "VIENNA, 18 July 2022 – While ..."])
+== ("Steady progress made in national efforts",
+    {"content_type": "Press release", "place": "Vienna", "date": "18 July 2022"})
 """
 
 from __future__ import annotations

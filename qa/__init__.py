@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import TYPE_CHECKING, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from qa.errors import (
-    BadQuestionError, IndexMismatchError, IndexNotBuiltError, ModelNotFoundError, QAError,
-)  # fmt: skip
-from qa.records import Answer, Citation, Passage
+    BadQuestionError,
+    IndexMismatchError,
+    IndexNotBuiltError,
+    ModelNotFoundError,
+    QAError,
+)
+from qa.records import Answer, Citation, ClaimCheck, Passage
 
 if TYPE_CHECKING:
     from qa.assistant import Assistant
@@ -26,15 +31,26 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is ever fetched from a m
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 __all__ = [
-    "ask", "ask_stream", "Assistant", "Settings", "Answer", "Citation", "Passage",
-    "QAError", "BadQuestionError", "IndexNotBuiltError", "IndexMismatchError", "ModelNotFoundError",
-]  # fmt: skip
+    "ask",
+    "ask_stream",
+    "Assistant",
+    "Settings",
+    "Answer",
+    "Citation",
+    "ClaimCheck",
+    "Passage",
+    "QAError",
+    "BadQuestionError",
+    "IndexNotBuiltError",
+    "IndexMismatchError",
+    "ModelNotFoundError",
+]
 
-_default: "Assistant | None" = None
+_default: Assistant | None = None
 _default_lock = threading.Lock()
 
 
-def default_assistant() -> "Assistant":
+def default_assistant() -> Assistant:
     global _default
     with _default_lock:
         if _default is None:
@@ -50,7 +66,7 @@ def ask(question: str, history: list[dict[str, str]] | None = None) -> Answer:
     return default_assistant().ask(question, history)
 
 
-def ask_stream(question: str, history: list[dict[str, str]] | None = None) -> Iterator["str | Answer"]:
+def ask_stream(question: str, history: list[dict[str, str]] | None = None) -> Iterator[str | Answer]:
     """Yield the answer's text deltas as they are generated, then the final Answer."""
     return default_assistant().ask_stream(question, history)
 

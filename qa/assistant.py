@@ -1,28 +1,41 @@
 """Assistant: the online pipeline, wired from its collaborators.
 
-    assistant = Assistant(Settings())                      # real models, loaded on first use
-    answer = assistant.ask("What percentage of sex trafficking victims are advertised online?")
-    answer.citations[0].source == "004_c02d08bf38d297e0.txt"
+assistant = Assistant(Settings())                      # real models, loaded on first use
+answer = assistant.ask("What percentage of sex trafficking victims are advertised online?")
+answer.citations[0].source == "004_c02d08bf38d297e0.txt"
 
-    question --split--> part[1..2] --embed/bm25--> Passage[k] --evidence--> Prompt --generate--> draft
-             --verify--> ClaimCheck[] --refuse--> Answer   (a question that asks two things: each part, joined)
+question --split--> part[1..2] --embed/bm25--> Passage[k] --evidence--> Prompt --generate--> draft
+         --verify--> ClaimCheck[] --refuse--> Answer   (a question that asks two things: each part, joined)
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 from qa.cite import cited_text
 from qa.embed import CachingEmbedder, Embedder
 from qa.evidence import select_evidence
 from qa.generate import Generator
-from qa.prompt import Evidence, build_prompt, fixed_prefix, judge_messages
+from qa.prompt import (
+    Evidence,
+    build_extract_prompt,
+    build_prompt,
+    extract_grammar,
+    fixed_prefix,
+    judge_messages,
+    read_extract,
+)
 from qa.questions import (
-    Turn, check_question, previous_turn, restated_question, split_question, standalone_query,
-)  # fmt: skip
+    Turn,
+    check_question,
+    previous_turn,
+    restated_question,
+    split_question,
+    standalone_query,
+)
 from qa.records import Answer, ClaimCheck, Passage
 from qa.refuse import REFUSAL_TEXT, answer_refusal, retrieval_refusal
 from qa.settings import Settings
@@ -43,6 +56,8 @@ class Part:
     draft: str = ""
     checks: list[ClaimCheck] = field(default_factory=list)
     refusal: str = ""
+    picks: list[tuple[int, int, int]] | None = None  # extract mode: the sentences the model chose
+    confidence: list[tuple[str, float]] = field(default_factory=list)  # the raw draft, piece by piece
 
 
 class Assistant:
@@ -89,8 +104,11 @@ class Assistant:
         with self._lock:
             if self._store is None:
                 s = self.settings
-                chunker = {"chunk_chars": s.chunk_chars, "chunk_max_chars": s.chunk_max_chars,
-                           "boilerplate_min_lines": s.boilerplate_min_lines}  # fmt: skip
+                chunker = {
+                    "chunk_chars": s.chunk_chars,
+                    "chunk_max_chars": s.chunk_max_chars,
+                    "boilerplate_min_lines": s.boilerplate_min_lines,
+                }
                 self._store = load_store(s.index_dir, settings_fingerprint(embedder.name, embedder.dim, chunker))
             return self._store
 
@@ -127,7 +145,7 @@ class Assistant:
     def warm_up(self) -> None:
         """Evaluate the fixed prompt prefix (system message and worked examples) once, at start-up, so
         llama.cpp's prefix cache spares the first question those ~250 tokens (~3 s on 2 cores)."""
-        messages = [*fixed_prefix(), {"role": "user", "content": "Question: ready?"}]
+        messages = [*fixed_prefix(self.settings.answer_mode), {"role": "user", "content": "Question: ready?"}]
         for _ in self.generator.generate(messages, max_tokens=1):
             break
 
@@ -144,8 +162,14 @@ class Assistant:
         self.load()  # first call only: keeps model loading out of the timings
         started = time.perf_counter()
         turn = previous_turn(history or [])
-        timings = {"retrieve_ms": 0.0, "prompt_ms": 0.0, "generate_ms": 0.0, "verify_ms": 0.0,
-                   "prompt_tokens": 0, "completion_tokens": 0}  # fmt: skip
+        timings = {
+            "retrieve_ms": 0.0,
+            "prompt_ms": 0.0,
+            "generate_ms": 0.0,
+            "verify_ms": 0.0,
+            "prompt_tokens": 0,
+            "completion_tokens": 0,
+        }
         parts, previous = [], turn
         for i, text in enumerate(split_question(question)):
             part = Part(text)
@@ -164,39 +188,65 @@ class Assistant:
         question_vector = self.embedder.embed([part.query])[0]
         part.passages = self.retriever.retrieve(part.query, s.top_k, question_vector)
         timings["retrieve_ms"] += _ms(t0)
-        part.refusal = retrieval_refusal(part.passages, s.min_similarity,
-                                         self.retriever.rare_term_match(part.query, part.passages))  # fmt: skip
+        part.refusal = retrieval_refusal(
+            part.passages, s.min_similarity, self.retriever.rare_term_match(part.query, part.passages)
+        )
         if part.refusal:
             return
         t0 = time.perf_counter()
-        part.evidence = select_evidence(part.query, question_vector, part.passages, self.sentence_embedder,
-                                        s.prompt_passages, s.evidence_sentences)  # fmt: skip
+        part.evidence = select_evidence(
+            part.query, question_vector, part.passages, self.sentence_embedder, s.prompt_passages, s.evidence_sentences
+        )
         follows = part.query != part.question
         asked = restated_question(part.question, turn.question) if follows else part.question
         shown_turn = turn if follows and asked == part.question else Turn()
-        prompt = build_prompt(asked, part.evidence, shown_turn.question, shown_turn.answer)
+        extract = s.answer_mode == "extract"
+        build = build_extract_prompt if extract else build_prompt
+        prompt = build(asked, part.evidence, shown_turn.question, shown_turn.answer)
         timings["prompt_ms"] += _ms(t0)
         t0 = time.perf_counter()
-        for delta in self.generator.generate(prompt.messages, s.max_tokens):
+        raw, pieces = "", []
+        for delta in self.generator.generate(prompt.messages, s.max_tokens, extract_grammar() if extract else None):
+            raw += delta
+            pieces.append(delta)
             if "ttft_ms" not in timings:
                 timings["ttft_ms"] = _ms(started)
-            part.draft += delta
-            yield delta
+            shown = read_extract(prompt, raw)[1] if extract and "Answer:" in raw else "" if extract else raw
+            if len(shown) > len(part.draft):  # in the extract mode only the answer streams, not the picks
+                new, part.draft = shown[len(part.draft) :], shown
+                yield new
+        if extract:
+            part.picks, part.draft = read_extract(prompt, raw)
+        part.confidence = list(zip(pieces, getattr(self.generator, "last_probabilities", [])))
         timings["generate_ms"] += _ms(t0)
         for key in ("prompt_tokens", "completion_tokens"):
             timings[key] += self.generator.last_usage.get(key, 0)
         t0 = time.perf_counter()
-        part.checks = verify(part.query, part.draft, part.evidence, part.passages, self._tools(), self.support_model)
+        part.checks = verify(
+            part.query,
+            part.draft,
+            part.evidence,
+            part.passages,
+            self._tools(),
+            self.support_model,
+            part.picks,
+            part.confidence,
+        )
         part.refusal = answer_refusal(part.checks)
         timings["verify_ms"] += _ms(t0)
 
     def _tools(self) -> Tools:
         def judge(question: str, text: str) -> float:
-            return self.generator.yes_probability(judge_messages(question, text))
+            return self.generator.yes_probability(judge_messages(question, text, self.settings.answer_mode))
 
         mode = self.settings.judge
-        return Tools(self.sentence_embedder.embed, self.retriever.vocabulary, len(self.store.chunks),
-                     None if mode == "off" else judge, judge_always=mode == "always")  # fmt: skip
+        return Tools(
+            self.sentence_embedder.embed,
+            self.retriever.vocabulary,
+            len(self.store.chunks),
+            None if mode == "off" else judge,
+            judge_always=mode == "always",
+        )
 
 
 def join_parts(question: str, parts: list[Part], timings: dict) -> Answer:

@@ -72,8 +72,10 @@ def cited_text(answer: str, checks: list[ClaimCheck], offset: int = 0) -> tuple[
         for quote in check.quotes:
             n = quote.n + offset
             numbers.append(n)
-            citations.setdefault((n, quote.start), Citation(n, quote.source, quote.quote, quote.start, quote.end,
-                                                            quote.score, quote.chunk_id))  # fmt: skip
+            citations.setdefault(
+                (n, quote.start),
+                Citation(n, quote.source, quote.quote, quote.start, quote.end, quote.score, quote.chunk_id),
+            )
         cut = TRAILING.search(text).start()
         markers = "".join(f"[{n}]" for n in dict.fromkeys(numbers))
         parts.append(f"{text[:cut]} {markers}{text[cut:]}")

@@ -1,35 +1,64 @@
-"""The `qa` command: setup, index, ask, chat, serve, eval, bench.
+"""The `qa` command: ask and chat here; every other package adds its own subcommands.
 
-    qa index --corpus ~/notes        # build or update the index of a folder
     qa ask "Who chaired the OSCE in 2024?" --json
     qa chat                          # interactive, keeps the conversation
+    qa index --corpus ~/notes        # from index/cli.py;  qa serve: web/cli.py;  qa eval, qa bench: eval/cli.py
 
+Packages register through the `qa.commands` entry point group (pyproject.toml), each with a
+`register(commands: Commands)` function, so this module imports none of them (simonw/llm's register_commands).
 Errors are one line on stderr and a non-zero exit code; no tracebacks (QA_DEBUG=1 shows them).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Callable
 
-from qa.errors import BadQuestionError, CorpusError, QAError
+from qa.errors import BadQuestionError, QAError
 from qa.records import Answer
 
+ENTRY_POINTS = "qa.commands"
 
-DELEGATED = {"eval": "eval.run", "bench": "eval.bench"}  # commands with their own option parsers
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str
+    run: Callable[[argparse.Namespace], int | None] | Callable[[list[str]], int]
+    raw: bool = False  # takes the rest of the command line as it is (its own option parser)
+
+
+class Commands:
+    """What a package's `register` hook receives: add a subcommand with its options, or one that parses its own."""
+
+    def __init__(self, sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+        self._sub, self._common = sub, common
+        self.raw: dict[str, Command] = {}
+
+    def add(self, name: str, run: Callable[[argparse.Namespace], int | None], help: str) -> argparse.ArgumentParser:
+        """A subcommand with the common --corpus/--index/--model options; returns its parser for more."""
+        parser = self._sub.add_parser(name, parents=[self._common], help=help, description=help)
+        parser.set_defaults(run=run)
+        return parser
+
+    def add_raw(self, name: str, run: Callable[[list[str]], int], help: str) -> None:
+        """A subcommand whose options all go to its own parser (`qa eval --retrieval-only`)."""
+        self._sub.add_parser(name, help=help, add_help=False)
+        self.raw[name] = Command(name, help, run, raw=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] in DELEGATED:  # `qa eval --retrieval-only`: every option goes to eval's own parser
+    parser, commands = _parser()
+    if argv and argv[0] in commands.raw:  # every option goes to the command's own parser
         rest = argv[2:] if argv[1:2] == ["--"] else argv[1:]
-        return _guarded(lambda: importlib.import_module(DELEGATED[argv[0]]).main(rest))
-    parser = _parser()
+        return _guarded(lambda: commands.raw[argv[0]].run(rest))
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()
@@ -54,75 +83,33 @@ def _guarded(run: Callable[[], int]) -> int:
         return 2
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> tuple[argparse.ArgumentParser, Commands]:
     parser = argparse.ArgumentParser(prog="qa", description="Answer questions from a folder of documents, offline.")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--corpus", type=Path, help="folder of documents (default: seeds/)")
     common.add_argument("--index", type=Path, dest="index_dir", help="index folder (default: index/store)")
     common.add_argument("--model", type=Path, dest="model_path", help="a GGUF chat model to use instead of the default")
-    sub = parser.add_subparsers(dest="command")
+    commands = Commands(parser.add_subparsers(dest="command"), common)
+    register(commands)
+    for hook in entry_points(group=ENTRY_POINTS):
+        hook.load()(commands)
+    return parser, commands
 
-    def command(name: str, run: Callable, help: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, parents=[common], help=help, description=help)
-        p.set_defaults(run=run)
-        return p
 
-    command("setup", cmd_setup, "assemble and verify the chat model, build the index if missing or stale")
-    p = command("index", cmd_index, "build or update the index of the corpus folder")
-    p.add_argument("--rebuild", action="store_true", help="ignore the existing index and embed everything again")
-    p = command("ask", cmd_ask, "answer one question")
+def register(commands: Commands) -> None:
+    p = commands.add("ask", cmd_ask, "answer one question")
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print the whole Answer as JSON")
-    command("chat", cmd_chat, "ask questions interactively; follow-ups use the conversation")
-    p = command("serve", cmd_serve, "start the chat page and HTTP API")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--open", action="store_true", help="open the page in a browser")
-    for name, help in (("eval", "run the gold question set and gate on thresholds (`qa eval --help`)"),
-                       ("bench", "measure latency, throughput and memory (`qa bench --help`)")):  # fmt: skip
-        sub.add_parser(name, help=help, add_help=False)  # listed here; main() hands their options over
-    return parser
+    commands.add("chat", cmd_chat, "ask questions interactively; follow-ups use the conversation")
 
 
 def settings_from(args: argparse.Namespace):
+    """Settings for the common options: a --corpus without --index keeps its index in <corpus>/.qa-index."""
     from qa.settings import Settings
 
     return Settings.for_corpus(
         getattr(args, "corpus", None), getattr(args, "index_dir", None), model_path=getattr(args, "model_path", None)
     )
-
-
-def cmd_setup(args: argparse.Namespace) -> int:
-    from qa.assemble import model_path
-
-    settings = settings_from(args)
-    path = model_path(settings, _bar("assembling chat model", unit="B"))
-    print(f"chat model: {path}")
-    return cmd_index(args, settings)
-
-
-def cmd_index(args: argparse.Namespace, settings=None) -> int:
-    from index.build import ChunkerSettings, build_index
-    from qa.embed import SentenceTransformerEmbedder
-
-    s = settings or settings_from(args)
-    embedder = SentenceTransformerEmbedder(s.embedding_model_path, precision=s.embedding_precision)
-    chunker = ChunkerSettings(s.chunk_chars, s.chunk_max_chars, s.boilerplate_min_lines)
-    try:
-        report = build_index(
-            s.corpus_dir, s.index_dir, embedder, chunker, getattr(args, "rebuild", False), _bar("embedding chunks")
-        )
-    except CorpusError as e:
-        _warn_skipped(e.skipped)  # with nothing readable, why each file was left out matters most
-        raise
-    _warn_skipped(report.skipped)
-    print(f"{s.index_dir}: {report.summary()}")
-    return 0
-
-
-def _warn_skipped(skipped: list) -> None:
-    for file in skipped:
-        print(f"warning: skipped {file.source}: {file.reason}", file=sys.stderr)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -170,13 +157,6 @@ def readable(question: str) -> str:
     return question
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    from web.app import serve
-
-    serve(settings_from(args), host=args.host, port=args.port, open_browser=args.open)
-    return 0
-
-
 def _stream_to_terminal(assistant, question: str, history: list[dict[str, str]]) -> Answer:
     """On a terminal the draft streams in grey, then the verified answer follows; in a pipe only the latter."""
     answer = None
@@ -195,6 +175,8 @@ def _stream_to_terminal(assistant, question: str, history: list[dict[str, str]])
 
 def format_answer(answer: Answer) -> str:
     lines = [answer.text]
+    if answer.refused and answer.draft:
+        lines.append("(the model's draft was withdrawn: no sentence of the documents states it)")
     if answer.search_query and answer.search_query != answer.question:
         lines.append(f"(searched for: {answer.search_query})")
     if answer.citations:
@@ -209,12 +191,14 @@ def format_answer(answer: Answer) -> str:
     t = answer.timings
     lines.append(
         f"\n[retrieval {t.get('retrieve_ms', 0):.0f} ms · first token {t.get('ttft_ms', 0) / 1000:.1f} s · "
-        f"total {t.get('total_ms', 0) / 1000:.1f} s · {t.get('prompt_tokens', 0)} prompt tokens]"
+        f"verification {t.get('verify_ms', 0) / 1000:.1f} s · total {t.get('total_ms', 0) / 1000:.1f} s · "
+        f"{t.get('prompt_tokens', 0)} prompt tokens]"
     )
     return "\n".join(lines)
 
 
-def _bar(description: str, unit: str = "it") -> Callable[[int, int], None]:
+def progress_bar(description: str, unit: str = "it") -> Callable[[int, int], None]:
+    """A tqdm bar on stderr, fed (done, total) by long work: indexing, model assembly."""
     state: dict = {}
 
     def update(done: int, total: int) -> None:

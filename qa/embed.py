@@ -52,7 +52,9 @@ class SentenceTransformerEmbedder:
         transformers_logging.set_verbosity_error()
 
         self._model = SentenceTransformer(str(model_path), device="cpu", local_files_only=True)
-        dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        dimension = (
+            getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        )
         self.dim = int(dimension())
         self.batch_size = batch_size  # 16 pads less than 32 or 64 and was fastest here
         self.precision = ("bfloat16" if cpu_has_bf16() else "float32") if precision == "auto" else precision

@@ -17,7 +17,7 @@ import numpy as np
 from qa.embed import Embedder
 from qa.prompt import Evidence
 from qa.records import Passage
-from qa.sentences import is_anaphoric, sentence_spans
+from qa.sentences import heading, is_anaphoric, sentence_spans
 from qa.tokens import terms
 
 LEXICAL_WEIGHT = 0.3
@@ -55,15 +55,18 @@ def select_evidence(
             header = passage_header(passage, REPEATED_HEADER_WORDS if passage.title in shown_titles else HEADER_WORDS)
         picked = [c for c in picked if c not in titles] or picked
         if picked:
-            text = "".join(("\n" if i and _new_line(passage, picked[i - 1], c) else " " if i else "") + c[3]
-                           for i, c in enumerate(picked))  # fmt: skip
-            evidence.append(Evidence(n, header, text, [(c[1], c[2]) for c in picked]))
+            text = "".join(
+                ("\n" if i and _new_line(passage, picked[i - 1], c) else " " if i else "") + c[3]
+                for i, c in enumerate(picked)
+            )
+            evidence.append(Evidence(n, header, text, [(c[1], c[2]) for c in picked], tuple(c[3] for c in picked)))
             shown_titles.add(passage.title)
     return evidence
 
 
 def _is_title(sentence: str, title: str) -> bool:
-    return bool(title) and sentence.strip().lstrip("# ").strip() == title.strip()
+    """The title line itself, or a heading (the header names the heading path already)."""
+    return heading(sentence) is not None or (bool(title) and sentence.strip().lstrip("# ").strip() == title.strip())
 
 
 def _neighbours(chosen: set[int], candidates: list[tuple]) -> set[int]:
@@ -91,8 +94,11 @@ def score_sentences(question: str, question_vector: np.ndarray, sentences: list[
 
 
 def passage_header(passage: Passage, limit: int = HEADER_WORDS) -> str:
-    """"New policies needed to combat trafficking in the … (15 February 2022)"."""
-    words = passage.title.split()
+    """ "New policies needed to combat trafficking in the … (15 February 2022)"; a heading path keeps its
+    first and last headings: "Git User Manual › How to get a Git repository"."""
+    parts = passage.title.split(" › ")
+    title = f"{parts[0]} › {parts[-1]}" if len(parts) > 2 else passage.title
+    words = title.split()
     title = " ".join(words[:limit]) + (" …" if len(words) > limit else "")
     date = passage.metadata.get("date", "")
     return f"{title} ({date})" if date else title

@@ -1,19 +1,21 @@
 """Generate: chat messages -> streamed text deltas from a local GGUF model (llama-cpp-python).
 
-    generator = LlamaCppGenerator(Path("data/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"))
-    "".join(generator.generate(prompt.messages))  # "Only 34 of the 57 signatories … [1]"
-    generator.last_usage == {"prompt_tokens": 231, "completion_tokens": 19}
-    generator.yes_probability(judge_messages)  # 0.93: P("yes") of the reply's first token, against "no"
+generator = LlamaCppGenerator(Path("data/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"))
+"".join(generator.generate(prompt.messages))  # "Only 34 of the 57 signatories … [1]"
+generator.last_usage == {"prompt_tokens": 231, "completion_tokens": 19}
+generator.yes_probability(judge_messages)  # 0.93: P("yes") of the reply's first token, against "no"
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -25,8 +27,11 @@ class Generator(Protocol):
     name: str
     last_usage: dict[str, int]
 
-    def generate(self, messages: list[dict[str, str]], max_tokens: int = 96) -> Iterator[str]:
-        """Yield text deltas; greedy (temperature 0), so the same prompt gives the same answer."""
+    def generate(
+        self, messages: list[dict[str, str]], max_tokens: int = 96, grammar: str | None = None
+    ) -> Iterator[str]:
+        """Yield text deltas; greedy (temperature 0), so the same prompt gives the same answer. `grammar`
+        (GBNF) constrains the reply's form."""
         ...
 
     def yes_probability(self, messages: list[dict[str, str]]) -> float:
@@ -43,13 +48,18 @@ class LlamaCppGenerator:
         self.name = Path(model_path).name
         self.n_ctx = n_ctx
         self.last_usage: dict[str, int] = {"prompt_tokens": 0, "completion_tokens": 0}
+        self.last_probabilities: list[float] = []  # per delta of the last generation
         self._lock = threading.Lock()  # one generation at a time per model instance
         with _quiet_stderr():
             try:
                 self._llm = Llama(
-                    model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
-                    n_batch=512, verbose=False,
-                )  # fmt: skip
+                    model_path=str(model_path),
+                    n_ctx=n_ctx,
+                    n_threads=n_threads,
+                    n_threads_batch=n_threads,
+                    n_batch=512,
+                    verbose=False,
+                )
             except (ValueError, RuntimeError) as e:
                 raise ModelNotFoundError(f"cannot load chat model {model_path} ({e}) — is it a GGUF file?") from e
         self._yes_ids, self._no_ids = self._first_tokens(YES_WORDS), self._first_tokens(NO_WORDS)
@@ -59,22 +69,46 @@ class LlamaCppGenerator:
         ids = {tuple(self._llm.tokenize(w.encode("utf-8"), add_bos=False, special=False)) for w in words}
         return sorted({t[0] for t in ids if len(t) == 1})
 
-    def generate(self, messages: list[dict[str, str]], max_tokens: int = 96) -> Iterator[str]:
+    def generate(
+        self, messages: list[dict[str, str]], max_tokens: int = 96, grammar: str | None = None
+    ) -> Iterator[str]:
+        """Also records, for each delta, the probability the model gave the token it chose (greedy: its
+        most likely one), in `last_probabilities`: how sure the model was of what it wrote."""
+        from llama_cpp import LogitsProcessorList
+
+        chosen: list[float] = []
+
+        def confidence(input_ids, logits):
+            values = np.asarray(logits, dtype=np.float32)
+            chosen.append(1.0 / float(np.sum(np.exp(values - values.max()))))
+            return logits
+
         with self._lock:
-            completion = 0
+            completion, seen = 0, 0
+            self.last_probabilities = []
             stream = self._llm.create_chat_completion(
-                messages=messages, temperature=0.0, top_k=1, max_tokens=max_tokens, stream=True
+                messages=messages,
+                temperature=0.0,
+                top_k=1,
+                max_tokens=max_tokens,
+                stream=True,
+                grammar=_grammar(grammar) if grammar else None,
+                logits_processor=LogitsProcessorList([confidence]),
             )
             try:
                 for chunk in stream:
                     delta = chunk["choices"][0]["delta"].get("content")
                     if delta:
                         completion += 1
+                        self.last_probabilities.append(min(chosen[seen:], default=chosen[-1] if chosen else 1.0))
+                        seen = len(chosen)
                         yield delta
             finally:
                 stream.close()
-                self.last_usage = {"prompt_tokens": max(0, self._llm.n_tokens - completion), "completion_tokens": completion}
-
+                self.last_usage = {
+                    "prompt_tokens": max(0, self._llm.n_tokens - completion),
+                    "completion_tokens": completion,
+                }
 
     def yes_probability(self, messages: list[dict[str, str]]) -> float:
         """One decoding step: the next-token logits are read through a logits processor (the public way in
@@ -88,12 +122,25 @@ class LlamaCppGenerator:
             return logits
 
         with self._lock:
-            self._llm.create_chat_completion(messages=messages, temperature=0.0, top_k=1, max_tokens=1,
-                                             logits_processor=LogitsProcessorList([capture]))  # fmt: skip
+            self._llm.create_chat_completion(
+                messages=messages,
+                temperature=0.0,
+                top_k=1,
+                max_tokens=1,
+                logits_processor=LogitsProcessorList([capture]),
+            )
         if not seen or not self._yes_ids or not self._no_ids:
             return 0.5
         yes, no = seen[0][: len(self._yes_ids)], seen[0][len(self._yes_ids) :]
         return 1.0 / (1.0 + math.exp(_logsumexp(no) - _logsumexp(yes)))
+
+
+@functools.lru_cache(maxsize=4)
+def _grammar(text: str):
+    from llama_cpp import LlamaGrammar
+
+    with _quiet_stderr():
+        return LlamaGrammar.from_string(text, verbose=False)
 
 
 def _logsumexp(values: np.ndarray) -> float:

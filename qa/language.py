@@ -1,11 +1,11 @@
 """Language: everything English about the pipeline, in one place, so that a second language is one file.
 
-    STOPWORDS, MONTHS, NUMBER_WORDS      words that carry no content; month names; numbers written as words
-    ABBREVIATIONS, ANAPHORS, SENTENCE_END  where sentences end, and sentences that lean on the one before
-    DECLINED                              a reply saying the passages do not answer
-    INSTRUCTION                           text that talks to a model (prompt injection), never evidence
-    FOLLOW_UP_*, WH                        follow-up questions and question words
-    TWO_QUESTIONS                         where a question that asks two things divides
+STOPWORDS, MONTHS, NUMBER_WORDS      words that carry no content; month names; numbers written as words
+ABBREVIATIONS, ANAPHORS, SENTENCE_END  where sentences end, and sentences that lean on the one before
+DECLINED                              a reply saying the passages do not answer
+INSTRUCTION                           text that talks to a model (prompt injection), never evidence
+FOLLOW_UP_*, WH                        follow-up questions and question words
+TWO_QUESTIONS                         where a question that asks two things divides
 """
 
 from __future__ import annotations
@@ -22,18 +22,57 @@ STOPWORDS = frozenset(
     the their theirs them themselves then there these they this those through to too under until up very was
     we were what when where which while who whom why will with would you your yours yourself yourselves
     according did does many much tell say said says give list name one there's what's who's please""".split()
-)  # fmt: skip
+)
 NUMBER_WORDS = {
-    "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8",
-    "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "twenty": "20", "hundred": "100",
-}  # fmt: skip
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+    "ten": "10",
+    "eleven": "11",
+    "twelve": "12",
+    "twenty": "20",
+    "hundred": "100",
+}
 
 # Sentences ------------------------------------------------------------------------------------------------
 
 ABBREVIATIONS = {
-    "dr", "mr", "mrs", "ms", "prof", "st", "no", "nos", "vs", "etc", "e.g", "i.e", "jr", "sr", "fig",
-    "art", "para", "approx", "inc", "ltd", "co", "u.s", "u.k", "u.n", "gen", "col", "sen", "rep", "gov",
-}  # fmt: skip
+    "dr",
+    "mr",
+    "mrs",
+    "ms",
+    "prof",
+    "st",
+    "no",
+    "nos",
+    "vs",
+    "etc",
+    "e.g",
+    "i.e",
+    "jr",
+    "sr",
+    "fig",
+    "art",
+    "para",
+    "approx",
+    "inc",
+    "ltd",
+    "co",
+    "u.s",
+    "u.k",
+    "u.n",
+    "gen",
+    "col",
+    "sen",
+    "rep",
+    "gov",
+}
 ANAPHORS = {"these", "this", "they", "it", "he", "she", "his", "her", "their", "its", "such", "those", "there"}
 # a sentence may end at . ! ? … (and closing quotes or brackets) before a space; it does when the next word
 # starts with a capital letter (any script: "Ü", "Ł") or a digit (qa/sentences.py checks that)
@@ -59,8 +98,26 @@ NO_WORDS = ("no", "No", "NO", " no", " No")
 
 # Questions ----------------------------------------------------------------------------------------------------
 
-FOLLOW_UP_WORDS = {"it", "its", "they", "them", "their", "he", "she", "his", "her", "that", "this", "those",
-                   "these", "there", "then", "same", "post", "role"}  # fmt: skip
+FOLLOW_UP_WORDS = {
+    "it",
+    "its",
+    "they",
+    "them",
+    "their",
+    "he",
+    "she",
+    "his",
+    "her",
+    "that",
+    "this",
+    "those",
+    "these",
+    "there",
+    "then",
+    "same",
+    "post",
+    "role",
+}
 FOLLOW_UP_START = ("and ", "and,", "what about", "how about", "also", "what else")
 WH = re.compile(r"\b(how many|how much|who|whom|whose|which|what|when|where|why|how)\b", re.IGNORECASE)
 # "…, and which country holds it in 2025?" / "…? And how many …?": a second question joined to the first

@@ -1,9 +1,9 @@
 """Questions: what was asked, made ready to answer — checked, joined to the conversation, split in two.
 
-    check_question("  What is GRETA? ") == "What is GRETA?"              # BadQuestionError for bad input
-    standalone_query("And in 2024?", "Who chaired the OSCE in 2023?") == "Who chaired the OSCE in 2024? And in 2024?"
-    split_question("Who chaired it in 2024, and who chairs it in 2025?")
-        == ["Who chaired it in 2024?", "Who chairs it in 2025?"]
+check_question("  What is GRETA? ") == "What is GRETA?"              # BadQuestionError for bad input
+standalone_query("And in 2024?", "Who chaired the OSCE in 2023?") == "Who chaired the OSCE in 2024? And in 2024?"
+split_question("Who chaired it in 2024, and who chairs it in 2025?")
+    == ["Who chaired it in 2024?", "Who chairs it in 2025?"]
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Typed, frozen records that cross stage boundaries.
 
-    SourceDoc --chunk--> Chunk --retrieve--> Passage --verify--> ClaimCheck, Citation --refuse--> Answer
+SourceDoc --chunk--> Chunk --retrieve--> Passage --verify--> ClaimCheck, Citation --refuse--> Answer
 """
 
 from __future__ import annotations

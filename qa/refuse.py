@@ -20,8 +20,12 @@ from __future__ import annotations
 from qa.records import ClaimCheck, Passage
 
 REFUSAL_TEXT = "The documents do not contain an answer to this question."
-NOTE_REASONS = {"declined": "model_declined", "restates the question": "restates_question",
-                "number not in the quotes": "number_not_quoted", "claim not in the quotes": "claim_not_quoted"}  # fmt: skip
+NOTE_REASONS = {
+    "declined": "model_declined",
+    "restates the question": "restates_question",
+    "number not in the quotes": "number_not_quoted",
+    "claim not in the quotes": "claim_not_quoted",
+}
 
 
 def retrieval_refusal(passages: list[Passage], min_similarity: float, rare_term_match: bool = False) -> str:

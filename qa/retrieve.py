@@ -1,8 +1,8 @@
 """Retrieve: question -> top passages, fusing dense (FAISS), BM25 and year rankings by reciprocal rank fusion.
 
-    retriever = HybridRetriever(store, embedder)
-    passages = retriever.retrieve("What share of sex trafficking victims are advertised online?", k=5)
-    passages[0].source == "004_c02d08bf38d297e0.txt"
+retriever = HybridRetriever(store, embedder)
+passages = retriever.retrieve("What share of sex trafficking victims are advertised online?", k=5)
+passages[0].source == "004_c02d08bf38d297e0.txt"
 """
 
 from __future__ import annotations
@@ -43,7 +43,9 @@ class HybridRetriever:
 
     def _passage(self, i: int, score: float, similarity: float) -> Passage:
         c = self.store.chunks[i]
-        return Passage(c.chunk_id, c.source, c.title, c.text, round(score, 5), round(similarity, 4), c.start, c.end, c.metadata)
+        return Passage(
+            c.chunk_id, c.source, c.title, c.text, round(score, 5), round(similarity, 4), c.start, c.end, c.metadata
+        )
 
     def rare_term_match(self, query: str, passages: list[Passage]) -> bool:
         """Whether a word of the query that few chunks contain (a name, an acronym) is in a passage."""

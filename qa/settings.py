@@ -1,7 +1,7 @@
 """One typed settings object, built at the entry point; every field can be set with a `QA_` variable.
 
-    QA_MODEL_PATH=/models/bigger.gguf qa ask "…"     # use another GGUF
-    QA_MODEL_PROFILE=fast qa chat                     # the lighter 0.5B model
+QA_MODEL_PATH=/models/bigger.gguf qa ask "…"     # use another GGUF
+QA_MODEL_PROFILE=fast qa chat                     # the lighter 0.5B model
 """
 
 from __future__ import annotations
@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     prompt_passages: int = 5  # passages whose sentences may be shown
     evidence_sentences: int = 5  # sentences put in the prompt, across passages (plus ones they lean on)
     rrf_k: int = 60
+    # "cite": the model answers with [n] markers, which qa/verify.py checks and moves; "extract": it first picks
+    # the numbers of the sentences that state the answer (under a grammar), and the picks are the citations
+    answer_mode: Literal["cite", "extract"] = "cite"
 
     # Refusal (qa/refuse.py): off-topic questions are refused before generating below this similarity; after
     # generating, a claim is supported when the support model (qa/verify.py, fitted on the dev split by
@@ -56,7 +59,7 @@ class Settings(BaseSettings):
     judge: Literal["auto", "always", "off"] = "auto"
 
     @classmethod
-    def for_corpus(cls, corpus_dir: Path | None = None, index_dir: Path | None = None, **overrides) -> "Settings":
+    def for_corpus(cls, corpus_dir: Path | None = None, index_dir: Path | None = None, **overrides) -> Settings:
         """Settings for a folder of documents: its index lives in `<folder>/.qa-index` unless `index_dir`
         says otherwise; with neither, the defaults (seeds/ and index/store).
 

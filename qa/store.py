@@ -159,7 +159,9 @@ def load_store(index_dir: Path, expected: dict[str, Any] | None = None) -> Index
         vectors = np.load(live / "vectors.npy")
         faiss_index = faiss.read_index(str(live / "faiss.index"))
     except (OSError, EOFError, ValueError, TypeError, RuntimeError, KeyError) as e:
-        raise IndexCorruptError(f"index at {index_dir} is damaged ({type(e).__name__}) — run `qa index --rebuild`") from e
+        raise IndexCorruptError(
+            f"index at {index_dir} is damaged ({type(e).__name__}) — run `qa index --rebuild`"
+        ) from e
     by_source = {d.source: d for d in docs}
     if not (
         len(chunks) == len(vectors) == faiss_index.ntotal == manifest.get("n_chunks")

@@ -1,7 +1,7 @@
 """Tokens: the word-level view of text shared by BM25, citation support and refusal.
 
-    terms("Trafficked victims, advertised online: 75%") == ["traffick", "victim", "advertis", "onlin", "75"]
-    numbers("only 34 of the 57 signatories") == {"34", "57"}
+terms("Trafficked victims, advertised online: 75%") == ["traffick", "victim", "advertis", "onlin", "75"]
+numbers("only 34 of the 57 signatories") == {"34", "57"}
 """
 
 from __future__ import annotations

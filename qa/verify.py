@@ -13,8 +13,10 @@ model (prompt injection). Features of (question, claim, quotes):
     question_cover  IDF-weighted share of the question's words found in the quotes' passages
     missing_idf     rarity (IDF, 0..1) of the rarest question word those passages lack; 0 when none is missing
     cosine          embedding cosine of "question claim" and the quotes under their header
-    judge           the chat model's P(yes): "does this text answer this exact question?" (quotes, question);
-                    asked only when its answer could change the decision
+    judge           the chat model's P(yes): "is the answer to this question stated in the text?" (quotes,
+                    question); asked only when its answer could change the decision
+    answer_min_p    the lowest probability the model gave a token of the claim as it wrote it (greedy)
+    answer_mean_p   the mean of those probabilities
     similarity      the best retrieval similarity of the question's passages
 
 They combine into one probability (a logistic model fitted on the dev split by eval/calibrate.py); a claim is
@@ -29,9 +31,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
 
 import numpy as np
 
@@ -41,7 +43,16 @@ from qa.prompt import Evidence
 from qa.records import Citation, ClaimCheck, Passage
 from qa.tokens import numbers, terms
 
-FEATURES = ("claim_terms", "question_cover", "missing_idf", "cosine", "judge", "similarity")
+FEATURES = (
+    "claim_terms",
+    "question_cover",
+    "missing_idf",
+    "cosine",
+    "judge",
+    "similarity",
+    "answer_min_p",
+    "answer_mean_p",
+)
 MAX_QUOTES = 3
 MIN_CLAIM_TERMS = 0.5  # share of the words a claim adds that its quotes must hold: the quotes state the claim
 
@@ -96,10 +107,11 @@ class SupportModel:
         return min(scores) >= self.threshold or max(scores) < self.threshold
 
     @classmethod
-    def load(cls, path: Path) -> "SupportModel":
+    def load(cls, path: Path) -> SupportModel:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-        return cls(data["weights"], data["means"], data["scales"], data["bias"], data["threshold"],
-                   data.get("fitted_on", ""))  # fmt: skip
+        return cls(
+            data["weights"], data["means"], data["scales"], data["bias"], data["threshold"], data.get("fitted_on", "")
+        )
 
 
 @dataclass
@@ -139,17 +151,43 @@ def verify(
     passages: list[Passage],
     tools: Tools,
     model: SupportModel,
+    picks: list[tuple[int, int, int]] | None = None,
+    confidence: list[tuple[str, float]] | None = None,
 ) -> list[ClaimCheck]:
-    """Every claim of the draft, with its quotes, features and support."""
+    """Every claim of the draft, with its quotes, features and support. `picks` (passage n, start, end) are
+    the sentences the model chose first in the extract mode: then they are every claim's quotes.
+    `confidence` is the draft as the model wrote it, piece by piece, with the probability of each piece."""
     shown = shown_sentences(evidence, passages)
+    picked = [s for s in shown if (s.n, s.start, s.end) in set(picks or [])]
     clean, claims = split_claims(draft)
     similarity = max((p.similarity for p in passages), default=0.0)
     checks = []
     for claim in claims:
         text = clean[claim.start : claim.end].strip()
         if any(c.isalnum() for c in text):  # a lone "." after a marker is no claim
-            checks.append(check_claim(question, text, claim.cited, shown, passages, similarity, tools, model))
+            sure = claim_confidence(text, confidence or [])
+            checks.append(
+                check_claim(question, text, claim.cited, shown, passages, similarity, tools, model, picked, sure)
+            )
     return checks
+
+
+def claim_confidence(claim: str, pieces: list[tuple[str, float]]) -> dict[str, float]:
+    """The lowest and the mean probability of the pieces of the draft that spell the claim (the whole draft
+    when the claim is not found in it as one stretch); {} when unknown."""
+    if not pieces:
+        return {}
+    draft = "".join(text for text, _ in pieces)
+    at = draft.find(claim)
+    start, end = (at, at + len(claim)) if at >= 0 else (0, len(draft))
+    probabilities, offset = [], 0
+    for text, p in pieces:
+        if offset < end and offset + len(text) > start and text.strip():
+            probabilities.append(p)
+        offset += len(text)
+    if not probabilities:
+        return {}
+    return {"answer_min_p": min(probabilities), "answer_mean_p": sum(probabilities) / len(probabilities)}
 
 
 def check_claim(
@@ -161,6 +199,8 @@ def check_claim(
     similarity: float,
     tools: Tools,
     model: SupportModel,
+    picked: list[Shown] | None = None,
+    sure: dict[str, float] | None = None,
 ) -> ClaimCheck:
     new_terms = set(terms(claim)) - set(terms(question))
     added_numbers = numbers(claim) - numbers(question)
@@ -168,8 +208,9 @@ def check_claim(
         return ClaimCheck(claim, cited, [], {}, 0.0, False, question, "declined")
     if not new_terms:
         return ClaimCheck(claim, cited, [], {}, 0.0, False, question, "restates the question")
-    quotes = pick_quotes(claim, new_terms, added_numbers, shown, cited, tools)
+    quotes = picked or pick_quotes(claim, new_terms, added_numbers, shown, cited, tools)
     features = measure(question, claim, new_terms, quotes, passages, similarity, tools)
+    features.update({k: round(v, 4) for k, v in (sure or {}).items()})
     numbers_quoted = added_numbers <= set().union(*(q.numbers | q.header_numbers for q in quotes))
     stated = numbers_quoted and features["claim_terms"] >= MIN_CLAIM_TERMS
     if quotes and (tools.judge_always or (stated and not model.decided_without(features, "judge"))):
@@ -183,8 +224,10 @@ def check_claim(
     else:
         note, support = "", model.score(features)
     supported = support >= model.threshold
-    citations = [Citation(q.n, passages[q.n - 1].source, q.text, q.start, q.end, round(support, 3),
-                          passages[q.n - 1].chunk_id) for q in quotes]  # fmt: skip
+    citations = [
+        Citation(q.n, passages[q.n - 1].source, q.text, q.start, q.end, round(support, 3), passages[q.n - 1].chunk_id)
+        for q in quotes
+    ]
     return ClaimCheck(claim, cited, citations, features, round(support, 4), supported, question, note)
 
 
@@ -199,8 +242,12 @@ def measure(
 ) -> dict[str, float]:
     covered = set().union(*(q.covers for q in quotes)) if quotes else set()
     asked = set(terms(question))
-    context = set().union(*(set(terms(f"{p.title} {p.metadata.get('date', '')} {p.text}"))
-                            for p in {passages[q.n - 1].chunk_id: passages[q.n - 1] for q in quotes}.values()))  # fmt: skip
+    context = set().union(
+        *(
+            set(terms(f"{p.title} {p.metadata.get('date', '')} {p.text}"))
+            for p in {passages[q.n - 1].chunk_id: passages[q.n - 1] for q in quotes}.values()
+        )
+    )
     weights = {t: tools.idf(t) for t in asked}
     total = sum(weights.values())
     missing = [weights[t] for t in asked if t not in context]
@@ -220,7 +267,9 @@ def quote_text(quotes: list[Shown]) -> str:
     parts: dict[int, list[str]] = {}
     for q in quotes:
         parts.setdefault(q.n, [q.header]).append(q.text)
-    return "\n".join(f"{lines[0]}: {' '.join(lines[1:])}" if lines[0] else " ".join(lines[1:]) for lines in parts.values())
+    return "\n".join(
+        f"{lines[0]}: {' '.join(lines[1:])}" if lines[0] else " ".join(lines[1:]) for lines in parts.values()
+    )
 
 
 def pick_quotes(
@@ -232,10 +281,16 @@ def pick_quotes(
     terms_left, numbers_left = set(new_terms), set(added_numbers)
     for _ in range(MAX_QUOTES):
         scored = [
-            (len(terms_left & s.covers) + 0.1 * len(terms_left & s.terms) + 2 * len(numbers_left & (s.numbers | s.header_numbers))
-             + 0.5 * (s.n in cited), s)
-            for s in shown if s not in chosen
-        ]  # fmt: skip
+            (
+                len(terms_left & s.covers)
+                + 0.1 * len(terms_left & s.terms)
+                + 2 * len(numbers_left & (s.numbers | s.header_numbers))
+                + 0.5 * (s.n in cited),
+                s,
+            )
+            for s in shown
+            if s not in chosen
+        ]
         gain, best = max(scored, key=lambda g: g[0], default=(0.0, None))
         if best is None or gain < 1:
             break
@@ -261,8 +316,19 @@ def shown_sentences(evidence: list[Evidence], passages: list[Passage]) -> list[S
             text = passage.text[start - passage.start : end - passage.start]
             if not text or INSTRUCTION.search(text):
                 continue
-            out.append(Shown(block.n, start, end, text, block.header, frozenset(terms(text)), frozenset(numbers(text)),
-                             header_terms, header_numbers))  # fmt: skip
+            out.append(
+                Shown(
+                    block.n,
+                    start,
+                    end,
+                    text,
+                    block.header,
+                    frozenset(terms(text)),
+                    frozenset(numbers(text)),
+                    header_terms,
+                    header_numbers,
+                )
+            )
     return out
 
 

@@ -36,9 +36,17 @@ class BuiltIndex:
 @pytest.fixture(scope="session")
 def _test_support_model(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("support") / "support_model.json"
-    path.write_text(json.dumps({"weights": SUPPORT_MODEL.weights, "means": SUPPORT_MODEL.means,
-                                "scales": SUPPORT_MODEL.scales, "bias": SUPPORT_MODEL.bias,
-                                "threshold": SUPPORT_MODEL.threshold}))  # fmt: skip
+    path.write_text(
+        json.dumps(
+            {
+                "weights": SUPPORT_MODEL.weights,
+                "means": SUPPORT_MODEL.means,
+                "scales": SUPPORT_MODEL.scales,
+                "bias": SUPPORT_MODEL.bias,
+                "threshold": SUPPORT_MODEL.threshold,
+            }
+        )
+    )
     return path
 
 
@@ -104,5 +112,6 @@ def settings(seed_index) -> Settings:
 
 @pytest.fixture
 def assistant(settings, fake_embedder, seed_store, fake_generator) -> Assistant:
-    return Assistant(settings, embedder=fake_embedder, store=seed_store, generator=fake_generator,
-                     support_model=SUPPORT_MODEL)
+    return Assistant(
+        settings, embedder=fake_embedder, store=seed_store, generator=fake_generator, support_model=SUPPORT_MODEL
+    )

@@ -1,14 +1,14 @@
 """Deterministic stand-ins for the models, behind the same one-method protocols as the real ones.
 
-    embedder = FakeEmbedder()
-    embedder.embed(["34 of the 57 signatories"]).shape == (1, 64)     # unit rows, float32
-    "".join(FakeGenerator("Only 34 do [1].").generate(messages)) == "Only 34 do [1]."
+embedder = FakeEmbedder()
+embedder.embed(["34 of the 57 signatories"]).shape == (1, 64)     # unit rows, float32
+"".join(FakeGenerator("Only 34 do [1].").generate(messages)) == "Only 34 do [1]."
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -75,12 +75,13 @@ class FakeGenerator:
         self.judged: list[list[dict[str, str]]] = []  # the messages of each yes/no question
         self.judge: float | None = None  # a fixed P(yes), or None for the word-overlap judge
 
-    def generate(self, messages: list[dict[str, str]], max_tokens: int = 96) -> Iterator[str]:
+    def generate(
+        self, messages: list[dict[str, str]], max_tokens: int = 96, grammar: str | None = None
+    ) -> Iterator[str]:
         self.calls.append(messages)
         text = self.reply(messages) if callable(self.reply) else self.reply
         pieces = _pieces(text)
-        for piece in pieces:
-            yield piece
+        yield from pieces
         prompt_words = sum(len(m["content"].split()) for m in messages)
         self.last_usage = {"prompt_tokens": prompt_words, "completion_tokens": len(pieces)}
 
@@ -98,7 +99,7 @@ class FakeGenerator:
 
 
 def _pieces(text: str) -> list[str]:
-    """"Only 34 do [1]." -> ["Only", " 34", " do", " [1]."]: word-sized deltas that join back exactly."""
+    """ "Only 34 do [1]." -> ["Only", " 34", " do", " [1]."]: word-sized deltas that join back exactly."""
     pieces: list[str] = []
     for word in text.split(" "):
         pieces.append(word if not pieces else " " + word)

@@ -33,7 +33,7 @@ class SlowGenerator(FakeGenerator):
         super().__init__(first_sentence_of_passage_1)
         self.token_seconds = token_seconds
 
-    def generate(self, messages, max_tokens=96):
+    def generate(self, messages, max_tokens=96, grammar=None):
         for piece in super().generate(messages, max_tokens):
             time.sleep(self.token_seconds)
             yield piece

@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 
 from qa.assistant import Assistant
-from qa.questions import check_question, restated_question, standalone_query
 from qa.errors import BadQuestionError, IndexMismatchError
+from qa.questions import check_question, restated_question, standalone_query
 from qa.records import Answer
 from qa.refuse import REFUSAL_TEXT
+
+from fakes import SUPPORT_MODEL
 
 Q34 = "How many of the 57 OSCE signatories criminalise the use of victims of trafficking for sexual exploitation?"
 Q75 = "What percentage of sex trafficking victims are advertised online?"
@@ -48,7 +50,9 @@ def test_a_wrong_citation_number_is_corrected(assistant, fake_generator):
 
 
 def test_the_reply_can_depend_on_the_prompt(assistant, fake_generator):
-    fake_generator.reply = lambda messages: "75% are advertised online [1]." if "75%" in messages[-1]["content"] else "?"
+    fake_generator.reply = lambda messages: (
+        "75% are advertised online [1]." if "75%" in messages[-1]["content"] else "?"
+    )
     assert not assistant.ask(Q75).refused
 
 
@@ -119,15 +123,22 @@ def test_a_follow_up_about_something_else_shows_the_earlier_question(assistant, 
     "question, previous, expected",
     [
         ("And in 2025?", "Who chaired the OSCE in 2024?", "Who chaired the OSCE in 2025?"),
-        ("And which country has it in 2025?", "Which country held the OSCE Chairpersonship in 2024?",
-         "Which country held the OSCE Chairpersonship in 2025?"),
+        (
+            "And which country has it in 2025?",
+            "Which country held the OSCE Chairpersonship in 2024?",
+            "Which country held the OSCE Chairpersonship in 2025?",
+        ),
         ("And how many attended in 2023?", "When was the conference held in 2022?", "And how many attended in 2023?"),
-        ("And in 2023 or 2024?", "Who chaired the OSCE in 2022?", "And in 2023 or 2024?"),  # two years: not one question
+        (
+            "And in 2023 or 2024?",
+            "Who chaired the OSCE in 2022?",
+            "And in 2023 or 2024?",
+        ),  # two years: not one question
         ("Who chaired it in 2025?", "Who chaired the OSCE in 2024?", "Who chaired it in 2025?"),  # no "and": as asked
         ("And in 2025?", "Who chairs the OSCE?", "And in 2025?"),  # no year to replace
         ("And in 2025?", "", "And in 2025?"),
     ],
-)  # fmt: skip
+)
 def test_restated_question(question, previous, expected):
     assert restated_question(question, previous) == expected
 
@@ -196,20 +207,25 @@ def test_warm_up_runs_the_fixed_prefix_once(assistant, fake_generator):
 
 def test_a_question_that_asks_two_things_is_answered_in_two_parts(assistant, fake_generator):
     replies = {"chair": "Malta held the Chairpersonship in 2024 [1].", "2025": "Finland holds it in 2025 [1]."}
-    fake_generator.reply = lambda messages: replies["2025" if "2025" in messages[-1]["content"].split("Question:")[-1]
-                                                    else "chair"]  # fmt: skip
+    fake_generator.reply = lambda messages: replies[
+        "2025" if "2025" in messages[-1]["content"].split("Question:")[-1] else "chair"
+    ]
     answer = assistant.ask("Which country held the OSCE Chairpersonship in 2024, and which country holds it in 2025?")
     assert len(fake_generator.calls) == 2  # one generation per part
     assert answer.search_query.count(" | ") == 1
     assert len(answer.passages) == 2 * assistant.settings.top_k  # each part's passages, numbered on
     assert all(1 <= c.n <= len(answer.passages) for c in answer.citations)
-    assert {c.question for c in answer.checks} == {"Which country held the OSCE Chairpersonship in 2024?",
-                                                   answer.search_query.split(" | ")[1]}  # fmt: skip
+    assert {c.question for c in answer.checks} == {
+        "Which country held the OSCE Chairpersonship in 2024?",
+        answer.search_query.split(" | ")[1],
+    }
 
 
 def test_a_follow_up_is_shown_the_earlier_answer(assistant, fake_generator):
-    history = [{"role": "user", "content": "Tell me about the June 2022 meeting of anti-trafficking co-ordinators."},
-               {"role": "assistant", "content": "It was held in Vienna on 13 and 14 June 2022 [1]."}]  # fmt: skip
+    history = [
+        {"role": "user", "content": "Tell me about the June 2022 meeting of anti-trafficking co-ordinators."},
+        {"role": "assistant", "content": "It was held in Vienna on 13 and 14 June 2022 [1]."},
+    ]
     assistant.ask("Who spoke there for the Council of Europe?", history)
     prompt = fake_generator.calls[-1][-1]["content"]
     assert "Earlier question: Tell me about the June 2022 meeting" in prompt
@@ -220,7 +236,44 @@ def test_every_claim_of_the_draft_is_in_the_answer_with_its_support(assistant, f
     fake_generator.reply = "Only 34 of the 57 signatories criminalise it [1]. Its budget was set by Parliament [2]."
     answer = assistant.ask("How many of the 57 OSCE signatories criminalise the use of victims?")
     assert answer.draft == fake_generator.reply
-    assert [c.text for c in answer.checks][:2] == ["Only 34 of the 57 signatories criminalise it",
-                                                    "Its budget was set by Parliament"]  # fmt: skip
+    assert [c.text for c in answer.checks][:2] == [
+        "Only 34 of the 57 signatories criminalise it",
+        "Its budget was set by Parliament",
+    ]
     assert "budget" not in answer.text  # an unsupported claim is not shown as part of the answer
     assert answer.timings["verify_ms"] >= 0
+
+
+def test_the_second_part_of_a_split_question_streams_on_a_new_line(assistant, fake_generator):
+    fake_generator.reply = "Malta held it [1]."
+    deltas = [
+        e
+        for e in assistant.ask_stream("Who chaired the OSCE in 2024, and who chairs the OSCE in 2025?")
+        if isinstance(e, str)
+    ]
+    assert "".join(deltas) == "Malta held it [1].\nMalta held it [1]."
+
+
+def test_in_the_extract_mode_the_picked_sentences_are_the_citations(
+    settings, fake_embedder, seed_store, fake_generator
+):
+    extract = settings.model_copy(update={"answer_mode": "extract"})
+    assistant = Assistant(
+        extract, embedder=fake_embedder, store=seed_store, generator=fake_generator, support_model=SUPPORT_MODEL
+    )
+
+    def reply(messages):
+        user = messages[-1]["content"]
+        number = next(line.split(")")[0].lstrip("(") for line in user.split("\n") if "only 34 of the 57" in line)
+        return f"Evidence: ({number})\nAnswer: Only 34 of the 57 signatories criminalise it."
+
+    fake_generator.reply = reply
+    streamed = []
+    for event in assistant.ask_stream(Q34):
+        if isinstance(event, str):
+            streamed.append(event)
+        else:
+            answer = event
+    assert "".join(streamed) == "Only 34 of the 57 signatories criminalise it."  # the picks never stream
+    assert not answer.refused and "34 of the 57" in answer.citations[0].quote
+    assert answer.text == "Only 34 of the 57 signatories criminalise it [1]."

@@ -10,9 +10,16 @@ import pytest
 
 from eval.bench import _is_prose, replicate, synthesize_corpus
 from eval.bench_report import (
-    answer_stages, answer_summary, distribution, evaluate_targets, format_table, median_of, nice_max, render_html,
+    answer_stages,
+    answer_summary,
+    distribution,
+    evaluate_targets,
+    format_table,
+    median_of,
+    nice_max,
+    render_html,
     render_svg,
-)  # fmt: skip
+)
 from index.load import load_corpus
 from qa.settings import ROOT
 
@@ -52,7 +59,7 @@ def test_synthetic_documents_differ_from_the_seeds_and_each_other(seeds):
 
 def test_synthetic_documents_keep_the_seeds_short_lines(seeds):
     """Menus, dates and headings stay, so the documents chunk like the seeds (and repeated menus are cleaned)."""
-    (source, text), (_, copy) = seeds[0], synthesize_corpus(seeds[:1], 1)[0]
+    (_, text), (_, copy) = seeds[0], synthesize_corpus(seeds[:1], 1)[0]
     short = [line for line in text.split("\n") if not _is_prose(line)]
     assert short == [line for line in copy.split("\n") if not _is_prose(line)]
 
@@ -84,19 +91,48 @@ def test_median_of_runs_is_key_wise():
 
 
 def test_answer_stages_add_up_to_the_total():
-    sample = {"retrieve_ms": 10.0, "prompt_ms": 20.0, "ttft_ms": 1030.0, "generate_ms": 2000.0, "total_ms": 2050.0,
-              "prompt_tokens": 300, "completion_tokens": 21}  # fmt: skip
+    sample = {
+        "retrieve_ms": 10.0,
+        "prompt_ms": 20.0,
+        "ttft_ms": 1030.0,
+        "generate_ms": 2000.0,
+        "total_ms": 2950.0,
+        "verify_ms": 900.0,
+        "prompt_tokens": 300,
+        "completion_tokens": 21,
+    }
     stages = answer_stages(sample)
-    assert stages == {"retrieve_ms": 10.0, "prompt_ms": 20.0, "prefill_ms": 1000.0, "decode_ms": 1000.0,
-                      "post_ms": 20.0}  # fmt: skip
+    assert stages == {
+        "retrieve_ms": 10.0,
+        "prompt_ms": 20.0,
+        "prefill_ms": 1000.0,
+        "decode_ms": 1000.0,
+        "verify_ms": 900.0,
+        "post_ms": 20.0,
+    }
     assert sum(stages.values()) == sample["total_ms"]
 
 
 def test_answer_summary_separates_refusals_before_generation():
-    generated = {"retrieve_ms": 10.0, "prompt_ms": 20.0, "ttft_ms": 1030.0, "generate_ms": 2000.0, "total_ms": 2050.0,
-                 "prompt_tokens": 300, "completion_tokens": 21, "refused": False}  # fmt: skip
-    refused = {"retrieve_ms": 12.0, "ttft_ms": 0.0, "generate_ms": 0.0, "total_ms": 14.0, "prompt_tokens": 0,
-               "completion_tokens": 0, "refused": True}  # fmt: skip
+    generated = {
+        "retrieve_ms": 10.0,
+        "prompt_ms": 20.0,
+        "ttft_ms": 1030.0,
+        "generate_ms": 2000.0,
+        "total_ms": 2050.0,
+        "prompt_tokens": 300,
+        "completion_tokens": 21,
+        "refused": False,
+    }
+    refused = {
+        "retrieve_ms": 12.0,
+        "ttft_ms": 0.0,
+        "generate_ms": 0.0,
+        "total_ms": 14.0,
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+        "refused": True,
+    }
     summary = answer_summary([generated, refused])
     assert (summary["count"], summary["generated"], summary["refused_early"]) == (2, 1, 1)
     assert summary["total_ms.p50"] == 1032.0  # every ask: what users wait
@@ -107,8 +143,12 @@ def test_answer_summary_separates_refusals_before_generation():
 
 
 def test_targets_pass_miss_or_not_measured():
-    results = {t["key"]: t["status"] for t in evaluate_targets(
-        {"answer.total_ms.p50": 4999.0, "answer.ttft_ms.p50": 3000.1, "index.chunks_per_s": 150.0})}  # fmt: skip
+    results = {
+        t["key"]: t["status"]
+        for t in evaluate_targets(
+            {"answer.total_ms.p50": 4999.0, "answer.ttft_ms.p50": 3000.1, "index.chunks_per_s": 150.0}
+        )
+    }
     assert results["answer.total_ms.p50"] == "PASS"
     assert results["answer.ttft_ms.p50"] == "MISS"
     assert results["index.chunks_per_s"] == "PASS"
@@ -123,21 +163,47 @@ def test_nice_max_rounds_up_to_1_2_5():
 
 
 def _run(samples: list[dict] | None = None) -> dict:
-    metrics = {"answer.total_ms.p50": 4200.0, "answer.ttft_ms.p50": 3500.0, "index.x1.chunks": 41,
-               "index.x1.chunks_per_s": 180.0, "retrieval.x1.p50_ms": 12.5, "retrieval.x1.p95_ms": 20.0,
-               "ann.rows": 100001, "ann.exact.p50_ms": 9.0, "ann.hnsw.p50_ms": 0.4,
-               "ann.hnsw.recall@10": 0.97}  # fmt: skip
-    run = {"run": "20261125-100000_a&b<model>", "model": "a&b<model>", "machine": {"cpus": 2, "platform": "Linux"},
-           "load_average": {"start": [0.5, 0.4, 0.3], "end": [1.0, 0.6, 0.4]}, "metrics": metrics, "skipped": {},
-           "sections": {"answers": {"samples": samples or [], "seconds": 10, "load_average": {
-               "before": [0.5, 0.4, 0.3], "after": [0.9, 0.5, 0.4]}}}}  # fmt: skip
+    metrics = {
+        "answer.total_ms.p50": 4200.0,
+        "answer.ttft_ms.p50": 3500.0,
+        "index.x1.chunks": 41,
+        "index.x1.chunks_per_s": 180.0,
+        "retrieval.x1.p50_ms": 12.5,
+        "retrieval.x1.p95_ms": 20.0,
+        "ann.rows": 100001,
+        "ann.exact.p50_ms": 9.0,
+        "ann.hnsw.p50_ms": 0.4,
+        "ann.hnsw.recall@10": 0.97,
+    }
+    run = {
+        "run": "20261125-100000_a&b<model>",
+        "model": "a&b<model>",
+        "machine": {"cpus": 2, "platform": "Linux"},
+        "load_average": {"start": [0.5, 0.4, 0.3], "end": [1.0, 0.6, 0.4]},
+        "metrics": metrics,
+        "skipped": {},
+        "sections": {
+            "answers": {
+                "samples": samples or [],
+                "seconds": 10,
+                "load_average": {"before": [0.5, 0.4, 0.3], "after": [0.9, 0.5, 0.4]},
+            }
+        },
+    }
     run["targets"] = evaluate_targets(metrics)
     return run
 
 
 def test_svg_is_well_formed_with_and_without_data():
-    sample = {"retrieve_ms": 10.0, "prompt_ms": 20.0, "ttft_ms": 1030.0, "generate_ms": 2000.0, "total_ms": 2050.0,
-              "prompt_tokens": 300, "completion_tokens": 21}  # fmt: skip
+    sample = {
+        "retrieve_ms": 10.0,
+        "prompt_ms": 20.0,
+        "ttft_ms": 1030.0,
+        "generate_ms": 2000.0,
+        "total_ms": 2050.0,
+        "prompt_tokens": 300,
+        "completion_tokens": 21,
+    }
     for run in (_run([sample, {**sample, "total_ms": 2500.0}]), _run()):
         root = ET.fromstring(render_svg(run))
         assert root.tag == f"{SVG}svg"

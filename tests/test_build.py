@@ -8,10 +8,11 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
-from fakes import FakeEmbedder
 from index.build import ChunkerSettings, build_index
 from qa.errors import CorpusError, IndexMismatchError
 from qa.store import FILES, load_store
+
+from fakes import FakeEmbedder
 
 SURVEY = "002_1544d809993e5293.txt"
 NEWS = "004_c02d08bf38d297e0.txt"

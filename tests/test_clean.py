@@ -197,8 +197,14 @@ def test_normalise_lines_is_idempotent_on_the_seeds(raw_seeds):
 def test_extract_metadata_known_answer():
     from index.metadata import extract_metadata
 
-    lines = ["Press release", "Steady progress made in national efforts", "- Date:", "- Place:", "- VIENNA",
-             "VIENNA, 18 July 2022 – While ..."]  # fmt: skip
+    lines = [
+        "Press release",
+        "Steady progress made in national efforts",
+        "- Date:",
+        "- Place:",
+        "- VIENNA",
+        "VIENNA, 18 July 2022 – While ...",
+    ]
     assert extract_metadata(lines) == (
         "Steady progress made in national efforts",
         {"content_type": "Press release", "place": "Vienna", "date": "18 July 2022"},
@@ -208,8 +214,12 @@ def test_extract_metadata_known_answer():
 def test_extract_metadata_reads_key_lines():
     from index.metadata import extract_metadata
 
-    lines = ["Tashkent to host a high-level conference", "Publishing date: 28 February 2022",
-             "Content type: Press release", "What we do: Countering terrorism"]  # fmt: skip
+    lines = [
+        "Tashkent to host a high-level conference",
+        "Publishing date: 28 February 2022",
+        "Content type: Press release",
+        "What we do: Countering terrorism",
+    ]
     title, fields = extract_metadata(lines)
     assert title == "Tashkent to host a high-level conference"
     assert fields == {"date": "28 February 2022", "content_type": "Press release", "topic": "Countering terrorism"}

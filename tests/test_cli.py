@@ -10,10 +10,11 @@ import pytest
 import qa.assemble
 import qa.embed
 import qa.generate
-from fakes import FakeEmbedder, FakeGenerator
 from qa.cli import main
 from qa.errors import CorpusError
 from qa.settings import ROOT
+
+from fakes import FakeEmbedder, FakeGenerator
 
 Q34 = "How many of the 57 OSCE signatories criminalise the use of victims of trafficking for sexual exploitation?"
 
@@ -116,7 +117,9 @@ def test_no_command_prints_help(capsys):
     assert "usage: qa" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("argv", [["eval", "--retrieval-only", "--limit", "3"], ["eval", "--", "--retrieval-only", "--limit", "3"]])
+@pytest.mark.parametrize(
+    "argv", [["eval", "--retrieval-only", "--limit", "3"], ["eval", "--", "--retrieval-only", "--limit", "3"]]
+)
 def test_eval_and_bench_take_their_own_options_with_or_without_a_separator(monkeypatch, argv) -> None:
     import eval.run
 

@@ -12,9 +12,13 @@ from qa.embed import cpu_has_bf16
 
 @pytest.mark.parametrize(
     ("flags", "expected"),
-    [("fpu avx2 avx512f avx512_bf16 avx512_vnni", True), ("fpu avx2 amx_bf16 amx_tile", True),
-     ("fpu avx2 avx512f avx512bw", False), ("fpu avx512_bf16x", False)],
-)  # fmt: skip
+    [
+        ("fpu avx2 avx512f avx512_bf16 avx512_vnni", True),
+        ("fpu avx2 amx_bf16 amx_tile", True),
+        ("fpu avx2 avx512f avx512bw", False),
+        ("fpu avx512_bf16x", False),
+    ],
+)
 def test_bf16_is_used_only_where_the_cpu_multiplies_it_natively(tmp_path, monkeypatch, flags, expected) -> None:
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
@@ -25,15 +29,18 @@ def test_bf16_is_used_only_where_the_cpu_multiplies_it_natively(tmp_path, monkey
 
 def test_no_cpuinfo_means_float32(monkeypatch) -> None:
     real_path = Path
-    monkeypatch.setattr(qa.embed, "Path", lambda p: real_path("/nonexistent/cpuinfo") if p == "/proc/cpuinfo" else real_path(p))
+    monkeypatch.setattr(
+        qa.embed, "Path", lambda p: real_path("/nonexistent/cpuinfo") if p == "/proc/cpuinfo" else real_path(p)
+    )
     assert cpu_has_bf16() is False
 
 
 def test_the_caching_embedder_embeds_each_text_once_and_returns_the_same_vectors() -> None:
     import numpy as np
 
-    from fakes import FakeEmbedder
     from qa.embed import CachingEmbedder
+
+    from fakes import FakeEmbedder
 
     inner = FakeEmbedder()
     cached = CachingEmbedder(inner, size=3)

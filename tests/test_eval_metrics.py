@@ -8,10 +8,27 @@ import pytest
 
 from eval.dataset import CORPORA, GoldError, Suite, load_gold, load_suite, parse_item, suites
 from eval.metrics import (
-    CitationCheck, ItemResult, aggregate, answer_correct, check_thresholds, claim_words, diagnose,
-    faithfulness_counts, file_accurate, file_precision, file_recall, hit_rank, missing_groups, normalize,
-    outcome_changes, percentile, quote_valid, recall_at_k, reciprocal_rank, sentence_faithful,
-)  # fmt: skip
+    CitationCheck,
+    ItemResult,
+    aggregate,
+    answer_correct,
+    check_thresholds,
+    claim_words,
+    diagnose,
+    faithfulness_counts,
+    file_accurate,
+    file_precision,
+    file_recall,
+    hit_rank,
+    missing_groups,
+    normalize,
+    outcome_changes,
+    percentile,
+    quote_valid,
+    recall_at_k,
+    reciprocal_rank,
+    sentence_faithful,
+)
 from eval.run import summary_line
 
 A, B, C = "a.txt", "b.txt", "c.txt"
@@ -113,28 +130,87 @@ def test_percentile_interpolates_linearly():
 def _result(id, type, answer="", refused=False, gold=(A,), retrieved=(A,), cited=(), valid=True, **kw):
     answerable = type not in ("unanswerable", "off_topic")
     citations = tuple(CitationCheck(1, s, "q", 0, 1, valid) for s in cited)
-    return ItemResult(id, type, ("Q?",), answerable, gold if answerable else (), "Q?", retrieved, answer, refused,
-                      citations=citations, **kw)  # fmt: skip
+    return ItemResult(
+        id,
+        type,
+        ("Q?",),
+        answerable,
+        gold if answerable else (),
+        "Q?",
+        retrieved,
+        answer,
+        refused,
+        citations=citations,
+        **kw,
+    )
 
 
 def _fixture_results():
     # sf-1 correct, cites a gold file; sf-2 wrong, cites a wrong file, retrieval rank 2; sf-3 falsely refused;
     # un-1 refused; un-2 not refused.
     return [
-        _result("sf-1", "single_fact", "Malta [1].", cited=(A,), sentences=1, faithful_sentences=1,
-                timings={"retrieve_ms": 10, "ttft_ms": 1000, "generate_ms": 2000, "total_ms": 2000,
-                         "prompt_tokens": 300, "completion_tokens": 10}),
-        _result("sf-2", "single_fact", "Gozo [1].", retrieved=(B, A), cited=(B,), missing=(("Malta",),),
-                sentences=1, faithful_sentences=0,
-                timings={"retrieve_ms": 30, "ttft_ms": 3000, "generate_ms": 4000, "total_ms": 4000,
-                         "prompt_tokens": 500, "completion_tokens": 30}),
-        _result("sf-3", "single_fact", "refused", refused=True, retrieved=(C, C), missing=(("Malta",),),
-                timings={"retrieve_ms": 20, "total_ms": 20}),
+        _result(
+            "sf-1",
+            "single_fact",
+            "Malta [1].",
+            cited=(A,),
+            sentences=1,
+            faithful_sentences=1,
+            timings={
+                "retrieve_ms": 10,
+                "ttft_ms": 1000,
+                "generate_ms": 2000,
+                "total_ms": 2000,
+                "prompt_tokens": 300,
+                "completion_tokens": 10,
+            },
+        ),
+        _result(
+            "sf-2",
+            "single_fact",
+            "Gozo [1].",
+            retrieved=(B, A),
+            cited=(B,),
+            missing=(("Malta",),),
+            sentences=1,
+            faithful_sentences=0,
+            timings={
+                "retrieve_ms": 30,
+                "ttft_ms": 3000,
+                "generate_ms": 4000,
+                "total_ms": 4000,
+                "prompt_tokens": 500,
+                "completion_tokens": 30,
+            },
+        ),
+        _result(
+            "sf-3",
+            "single_fact",
+            "refused",
+            refused=True,
+            retrieved=(C, C),
+            missing=(("Malta",),),
+            timings={"retrieve_ms": 20, "total_ms": 20},
+        ),
         _result("un-1", "unanswerable", "refused", refused=True, timings={"retrieve_ms": 20, "total_ms": 30}),
-        _result("un-2", "unanswerable", "Yes [1].", cited=(C,), valid=False, sentences=2, faithful_sentences=1,
-                timings={"retrieve_ms": 20, "ttft_ms": 2000, "generate_ms": 3000, "total_ms": 3000,
-                         "prompt_tokens": 400, "completion_tokens": 20}),
-    ]  # fmt: skip
+        _result(
+            "un-2",
+            "unanswerable",
+            "Yes [1].",
+            cited=(C,),
+            valid=False,
+            sentences=2,
+            faithful_sentences=1,
+            timings={
+                "retrieve_ms": 20,
+                "ttft_ms": 2000,
+                "generate_ms": 3000,
+                "total_ms": 3000,
+                "prompt_tokens": 400,
+                "completion_tokens": 20,
+            },
+        ),
+    ]
 
 
 def test_aggregate_known_answers():
@@ -165,8 +241,11 @@ def test_retrieval_only_results_give_only_retrieval_metrics():
     results = [_result("sf-1", "single_fact", None, retrieved=(B, A)), _result("un-1", "unanswerable", None)]
     m = aggregate(results)
     assert {k for k in m if not k.startswith("by_type.")} == {
-        "count.items", "retrieval.recall@1", "retrieval.recall@5", "retrieval.mrr@10"
-    }  # fmt: skip
+        "count.items",
+        "retrieval.recall@1",
+        "retrieval.recall@5",
+        "retrieval.mrr@10",
+    }
     assert m["retrieval.mrr@10"] == 0.5
     assert results[0].passed is True and results[1].passed is None
 
@@ -175,8 +254,11 @@ def test_passed_and_diagnosis():
     sf1, sf2, sf3, un1, un2 = _fixture_results()
     assert (sf1.passed, sf2.passed, sf3.passed, un1.passed, un2.passed) == (True, False, False, True, False)
     assert diagnose(sf1) == []
-    assert diagnose(sf2) == ["wrong answer (missing Malta)", "citation: non-gold file b.txt",
-                             "unfaithful: 1/1 sentences"]  # fmt: skip
+    assert diagnose(sf2) == [
+        "wrong answer (missing Malta)",
+        "citation: non-gold file b.txt",
+        "unfaithful: 1/1 sentences",
+    ]
     assert diagnose(sf3) == ["wrong retrieval (no gold file in top 5)", "false refusal ()"]
     rescued = _result("sf-4", "single_fact", "refused", refused=True, refusal_reason="unsupported", draft_correct=True)
     assert diagnose(rescued) == ["false refusal (unsupported; the draft had the answer)"]
@@ -205,17 +287,31 @@ def test_check_thresholds_floors_ceilings_and_prefixes():
 
 
 def test_outcome_changes_lists_changed_pass_or_refusal():
-    previous = [{"id": "a", "passed": True, "refused": False}, {"id": "b", "passed": True, "refused": False},
-                {"id": "gone", "passed": True}]  # fmt: skip
-    current = [{"id": "a", "passed": False, "refused": True, "question": "Q?"},
-               {"id": "b", "passed": True, "refused": False}, {"id": "new", "passed": False}]  # fmt: skip
+    previous = [
+        {"id": "a", "passed": True, "refused": False},
+        {"id": "b", "passed": True, "refused": False},
+        {"id": "gone", "passed": True},
+    ]
+    current = [
+        {"id": "a", "passed": False, "refused": True, "question": "Q?"},
+        {"id": "b", "passed": True, "refused": False},
+        {"id": "new", "passed": False},
+    ]
     assert outcome_changes(previous, current) == ["a: pass -> FAIL, answered -> refused  Q?"]
 
 
 def test_summary_line():
-    metrics = {"answer.accuracy": 0.912, "citation.file_accuracy": 0.95, "citation.quote_validity": 1.0,
-               "refusal.accuracy": 0.8333, "refusal.false_rate": 0.04, "retrieval.recall@5": 0.99,
-               "faithfulness": 0.93, "latency.total_ms.p50": 4110.0, "latency.total_ms.p95": 6020.0}  # fmt: skip
+    metrics = {
+        "answer.accuracy": 0.912,
+        "citation.file_accuracy": 0.95,
+        "citation.quote_validity": 1.0,
+        "refusal.accuracy": 0.8333,
+        "refusal.false_rate": 0.04,
+        "retrieval.recall@5": 0.99,
+        "faithfulness": 0.93,
+        "latency.total_ms.p50": 4110.0,
+        "latency.total_ms.p95": 6020.0,
+    }
     assert summary_line(metrics, suite="seeds/test") == (
         "SUMMARY seeds/test answer_acc=0.91 correct_cited=n/a cite_file=0.95 quote_valid=1.00 refusal=0.83 "
         "false_refusal=0.04 false_support=n/a recall@5=0.99 faithfulness=0.93 p50_s=4.1 p95_s=6.0"
@@ -258,15 +354,21 @@ def test_unknown_corpus_or_split_is_refused():
     "raw, message",
     [
         ({"id": "x", "type": "trivia", "question": "Q", "answer": "", "must_contain": [], "sources": []}, "type"),
-        ({"id": "x", "type": "single_fact", "question": "Q", "answer": "", "must_contain": [], "sources": ["a"]},
-         "needs must_contain"),
-        ({"id": "x", "type": "single_fact", "question": "Q", "must_contain": ["Malta"], "sources": ["a"]},
-         "must_contain"),
-        ({"id": "x", "type": "conversation", "turns": ["only one"], "must_contain": [["a"]], "sources": ["a"]},
-         "turns"),
+        (
+            {"id": "x", "type": "single_fact", "question": "Q", "answer": "", "must_contain": [], "sources": ["a"]},
+            "needs must_contain",
+        ),
+        (
+            {"id": "x", "type": "single_fact", "question": "Q", "must_contain": ["Malta"], "sources": ["a"]},
+            "must_contain",
+        ),
+        (
+            {"id": "x", "type": "conversation", "turns": ["only one"], "must_contain": [["a"]], "sources": ["a"]},
+            "turns",
+        ),
         ({"id": "x", "type": "off_topic", "question": "Q", "sorces": []}, "unknown key"),
     ],
-)  # fmt: skip
+)
 def test_parse_item_rejects_bad_items(raw, message):
     with pytest.raises(GoldError, match=message):
         parse_item(raw)

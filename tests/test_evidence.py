@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-
 from qa.evidence import passage_header, select_evidence
 from qa.records import Passage
+
 from fakes import FakeEmbedder
 
 TITLE = "Steady progress made in national anti-trafficking efforts, but challenges persist, OSCE report says"
@@ -12,8 +12,16 @@ DATE = {"date": "18 July 2022"}
 
 
 def passage(n: int, text: str, title: str = TITLE, metadata: dict | None = None) -> Passage:
-    return Passage(f"a.txt#{n}", "a.txt", title, text, score=1.0 / n, start=100 * n, end=100 * n + len(text),
-                   metadata=DATE if metadata is None else metadata)  # fmt: skip
+    return Passage(
+        f"a.txt#{n}",
+        "a.txt",
+        title,
+        text,
+        score=1.0 / n,
+        start=100 * n,
+        end=100 * n + len(text),
+        metadata=DATE if metadata is None else metadata,
+    )
 
 
 def evidence_for(question: str, passages: list[Passage]):
@@ -22,7 +30,9 @@ def evidence_for(question: str, passages: list[Passage]):
 
 
 def test_a_long_title_is_cut_to_seven_words_and_keeps_the_date() -> None:
-    assert passage_header(passage(1, "x")) == "Steady progress made in national anti-trafficking efforts, … (18 July 2022)"
+    assert (
+        passage_header(passage(1, "x")) == "Steady progress made in national anti-trafficking efforts, … (18 July 2022)"
+    )
     assert passage_header(passage(1, "x", "Short title")) == "Short title (18 July 2022)"
     assert passage_header(passage(1, "x", "Short title", metadata={})) == "Short title"
 
@@ -55,5 +65,7 @@ def test_sentences_keep_their_document_order_and_offsets() -> None:
     [shown] = evidence_for("How many countries attended the meeting in Geneva?", [passage(1, text, "Meeting")])
     starts = [s for s, _ in shown.spans]
     assert starts == sorted(starts)
-    for (start, end), sentence in zip(shown.spans, ["Delegates from 41 countries attended.", "The meeting was in Geneva."]):
+    for (start, end), sentence in zip(
+        shown.spans, ["Delegates from 41 countries attended.", "The meeting was in Geneva."]
+    ):
         assert text[start - 100 : end - 100] == sentence

@@ -185,4 +185,4 @@ def test_html_keeps_text_and_drops_scripts_styles_and_navigation(corpus):
 
 
 def test_read_text_decodes_plain_text_by_suffix():
-    assert read_text("Plain <b>text</b>.".encode(), ".md") == "Plain <b>text</b>."
+    assert read_text(b"Plain <b>text</b>.", ".md") == "Plain <b>text</b>."

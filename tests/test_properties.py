@@ -9,17 +9,42 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fakes import FakeEmbedder
 from index.build import build_index
 from index.chunk import chunk_document
 from index.clean import clean_corpus, normalise_lines
 from qa.records import SourceDoc
 from qa.sentences import sentence_spans
 
+from fakes import FakeEmbedder
+
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-WORDS = ["the", "OSCE", "report", "Dr.", "e.g.", "34", "57", "victims", "Vienna", "online", "75%", "J.", "said",
-         "“quoted", "text”", "(note)", "trafficking", "Malta", "and", "in", "U.S.", "de", "Ülkü", "…"]  # fmt: skip
+WORDS = [
+    "the",
+    "OSCE",
+    "report",
+    "Dr.",
+    "e.g.",
+    "34",
+    "57",
+    "victims",
+    "Vienna",
+    "online",
+    "75%",
+    "J.",
+    "said",
+    "“quoted",
+    "text”",
+    "(note)",
+    "trafficking",
+    "Malta",
+    "and",
+    "in",
+    "U.S.",
+    "de",
+    "Ülkü",
+    "…",
+]
 word = st.sampled_from(WORDS)
 sentence = st.builds(
     lambda case, first, rest, end: " ".join([case(first), *rest]) + end,

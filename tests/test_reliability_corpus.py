@@ -7,14 +7,14 @@ import os
 import shutil
 
 import pytest
+from test_load import minimal_pdf  # tests/ is on sys.path
 
 import qa.embed
-from fakes import FakeEmbedder
 from qa.cli import main
 from qa.settings import ROOT
 from qa.store import FILES, load_store
 
-from test_load import minimal_pdf  # tests/ is on sys.path
+from fakes import FakeEmbedder
 
 SEED_FILES, SEED_CHUNKS = 5, 41
 # name -> (how it is made, the start of its skip reason)
@@ -59,7 +59,7 @@ def index(corpus, index_dir) -> int:
 
 
 def warnings(err: str) -> dict[str, str]:
-    """"warning: skipped NAME: REASON" lines as {NAME: REASON}; any other stderr line fails the test."""
+    """ "warning: skipped NAME: REASON" lines as {NAME: REASON}; any other stderr line fails the test."""
     found = {}
     for line in err.splitlines():
         if line.startswith("embedding chunks") or not line.strip():  # the progress bar
@@ -102,8 +102,14 @@ def test_a_folder_of_only_bad_files_keeps_the_previous_index(fake_embedder, corp
     capsys.readouterr()
     assert index(bad, tmp_path / "store") == 1
     err = capsys.readouterr().err
-    assert set(warnings(err.replace(err.splitlines()[-1], ""))) == {"empty.txt", "binary.txt", "latin1.txt",
-                                                                     "broken.pdf", "pipe.txt", "huge.txt"}  # fmt: skip
+    assert set(warnings(err.replace(err.splitlines()[-1], ""))) == {
+        "empty.txt",
+        "binary.txt",
+        "latin1.txt",
+        "broken.pdf",
+        "pipe.txt",
+        "huge.txt",
+    }
     assert err.splitlines()[-1].startswith("error: no readable documents")
     assert {name: (tmp_path / "store" / name).read_bytes() for name in FILES} == before
 

@@ -12,9 +12,9 @@ import pytest
 import schemathesis
 import uvicorn
 from hypothesis import HealthCheck, settings
+from load_server import build_app  # tests/ is on sys.path
 
 from eval.load import free_port
-from load_server import build_app  # tests/ is on sys.path
 
 MAX_EXAMPLES = 50
 KEY = "fuzz-key"

@@ -15,11 +15,12 @@ from fastapi.testclient import TestClient
 import qa.assemble
 import qa.embed
 import qa.generate
-from fakes import FakeEmbedder, FakeGenerator
 from qa.cli import main
 from qa.refuse import REFUSAL_TEXT
 from qa.settings import ROOT
 from web.app import create_app
+
+from fakes import FakeEmbedder, FakeGenerator
 
 ANSWER = "Only 34 of the 57 signatories criminalise it [1]."
 Q34 = "How many of the 57 OSCE signatories criminalise the use of victims of trafficking for sexual exploitation?"
@@ -107,8 +108,13 @@ def bodies(question: object) -> dict[str, dict]:
     }
 
 
-HTTP_BAD = {**{name: q for name, (q, _) in BAD.items() if "surrogate" not in name}, "null": None, "a number": 42,
-            "a list": ["What?"], "20000 Chinese characters (60 KB)": "问" * 20_000}  # fmt: skip
+HTTP_BAD = {
+    **{name: q for name, (q, _) in BAD.items() if "surrogate" not in name},
+    "null": None,
+    "a number": 42,
+    "a list": ["What?"],
+    "20000 Chinese characters (60 KB)": "问" * 20_000,
+}
 
 
 @pytest.mark.parametrize("question", HTTP_BAD.values(), ids=HTTP_BAD.keys())

@@ -17,13 +17,14 @@ import pytest
 import qa.assemble
 import qa.embed
 import qa.generate
-from fakes import FakeEmbedder, FakeGenerator
 from index.build import ChunkerSettings, build_index
 from qa.assemble import ModelPackage, assemble_model, model_path
 from qa.cli import main
 from qa.errors import ModelNotFoundError
 from qa.settings import ROOT, Settings
 from qa.store import FILES, load_store, settings_fingerprint
+
+from fakes import FakeEmbedder, FakeGenerator
 
 Q75 = "What percentage of sex trafficking victims are advertised online?"
 DOC_75 = "004_c02d08bf38d297e0.txt"
@@ -118,8 +119,14 @@ def tiny_package(tmp_path: Path, sha256: str | None = None, size: int | None = N
     for n, data in enumerate(parts, start=1):
         (tmp_path / f"part{n:02d}.bin").write_bytes(data)
     whole = b"".join(parts)
-    package = FilePackage("tiny.gguf", "tiny_part", len(parts), size or len(whole),
-                          sha256 or hashlib.sha256(whole).hexdigest(), "tiny-part1..3==1.0")  # fmt: skip
+    package = FilePackage(
+        "tiny.gguf",
+        "tiny_part",
+        len(parts),
+        size or len(whole),
+        sha256 or hashlib.sha256(whole).hexdigest(),
+        "tiny-part1..3==1.0",
+    )
     object.__setattr__(package, "folder", tmp_path)
     return package
 
@@ -203,9 +210,10 @@ def _truncated_real_model(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize(
-    "make", [lambda t: (t / "m.gguf").write_text("not a model") and t / "m.gguf", _truncated_real_model],
+    "make",
+    [lambda t: (t / "m.gguf").write_text("not a model") and t / "m.gguf", _truncated_real_model],
     ids=["text-file", "real-model-cut-to-20-MB"],
-)  # fmt: skip
+)
 def test_a_file_that_is_not_a_loadable_gguf_is_one_clear_error(tmp_path, make):
     from qa.generate import LlamaCppGenerator
 
@@ -249,8 +257,9 @@ print("finished", flush=True)
 
 
 def run_and_kill(corpus: Path, index_dir: Path, kill_at: str, batches: int = 3) -> list[str]:
-    code = textwrap.dedent(CHILD).format(tests=str(TESTS), corpus=str(corpus), index_dir=str(index_dir),
-                                         kill_at=kill_at)  # fmt: skip
+    code = textwrap.dedent(CHILD).format(
+        tests=str(TESTS), corpus=str(corpus), index_dir=str(index_dir), kill_at=kill_at
+    )
     child = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     seen: list[str] = []
     try:

@@ -18,7 +18,6 @@ from fastapi.testclient import TestClient
 
 import qa.embed
 import web.app
-from fakes import FakeEmbedder, FakeGenerator
 from index.build import build_index
 from qa.assistant import Assistant
 from qa.cli import main
@@ -26,10 +25,12 @@ from qa.settings import ROOT, Settings
 from qa.store import load_store
 from web.app import LOOPBACK, SECURITY_HEADERS, create_app
 
+from fakes import FakeEmbedder, FakeGenerator
+
 HOSTILE_NAME = '"><script>alert(1)<img src=x onerror=alert(2)>.md'  # no "/": it is a file name
 HOSTILE_TEXT = (
     "# <img src=x onerror=alert(3)> Hostile <b>title</b>\n\n"
-    "The widget plant in Oslo <script>alert(4)</script> paints 40 widgets a day & ships them \"fast\".\n"
+    'The widget plant in Oslo <script>alert(4)</script> paints 40 widgets a day & ships them "fast".\n'
     "<iframe src=https://example.invalid></iframe> <a href=javascript:alert(5)>click</a>\n"
 )
 RAW_HTML = re.compile(r"<script>alert|<img src=x|<iframe|<a href=javascript|onerror=alert\(\d\)>")
@@ -48,8 +49,9 @@ def hostile_index(tmp_path_factory):
 
 def make_client(hostile_index, reply: str = "The plant in Oslo paints 40 widgets a day [1].", **app_options):
     settings, store = hostile_index
-    app = create_app(Assistant(settings, embedder=FakeEmbedder(), store=store, generator=FakeGenerator(reply)),
-                     **app_options)  # fmt: skip
+    app = create_app(
+        Assistant(settings, embedder=FakeEmbedder(), store=store, generator=FakeGenerator(reply)), **app_options
+    )
     return app, TestClient(app, raise_server_exceptions=False)
 
 
@@ -106,13 +108,30 @@ def test_hostile_answer_text_is_json_never_html(hostile_index):
 # Path traversal ------------------------------------------------------------------------------------------------
 
 TRAVERSALS = [
-    "..%2F..%2F..%2Fetc%2Fpasswd", "%2e%2e/%2e%2e/%2e%2e/etc/passwd", "%2e%2e%2f%2e%2e%2fetc%2fpasswd",
-    "%252e%252e%252f%252e%252e%252fetc%252fpasswd", "..%252f..%252fpyproject.toml", "%25252e%25252e%25252fetc",
-    "..%5c..%5c..%5cetc%5cpasswd", "..\\..\\pyproject.toml", "%2fetc%2fpasswd", "/etc/passwd", "//etc/passwd",
-    "C:%5cWindows%5cwin.ini", "file:%2f%2f%2fetc%2fpasswd", "..%00.txt", "%00", "004_c02d08bf38d297e0.txt%00.html",
-    "%c0%ae%c0%ae%2fetc%2fpasswd", "%ef%bc%8e%ef%bc%8e%ef%bc%8fpyproject.toml", "....//....//etc/passwd",
-    "..;/..;/pyproject.toml", "%2e%2e", "%2e", "~root/.bashrc",  # a bare ".." is resolved by the client itself
-]  # fmt: skip
+    "..%2F..%2F..%2Fetc%2Fpasswd",
+    "%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+    "%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+    "%252e%252e%252f%252e%252e%252fetc%252fpasswd",
+    "..%252f..%252fpyproject.toml",
+    "%25252e%25252e%25252fetc",
+    "..%5c..%5c..%5cetc%5cpasswd",
+    "..\\..\\pyproject.toml",
+    "%2fetc%2fpasswd",
+    "/etc/passwd",
+    "//etc/passwd",
+    "C:%5cWindows%5cwin.ini",
+    "file:%2f%2f%2fetc%2fpasswd",
+    "..%00.txt",
+    "%00",
+    "004_c02d08bf38d297e0.txt%00.html",
+    "%c0%ae%c0%ae%2fetc%2fpasswd",
+    "%ef%bc%8e%ef%bc%8e%ef%bc%8fpyproject.toml",
+    "....//....//etc/passwd",
+    "..;/..;/pyproject.toml",
+    "%2e%2e",
+    "%2e",
+    "~root/.bashrc",  # a bare ".." is resolved by the client itself
+]
 
 
 @pytest.fixture
@@ -140,8 +159,17 @@ def test_sources_refuse_traversal_in_every_encoding(client, no_file_opened, atta
         assert r.headers["content-type"] == "application/json" and "root:" not in r.text and "[project]" not in r.text
 
 
-@pytest.mark.parametrize("attack", ["../pyproject.toml", "%2e%2e/pyproject.toml", "..%2fpyproject.toml",
-                                    "%2e%2e%2f%2e%2e%2fetc%2fpasswd", "..%5cpyproject.toml", "app.js%00"])  # fmt: skip
+@pytest.mark.parametrize(
+    "attack",
+    [
+        "../pyproject.toml",
+        "%2e%2e/pyproject.toml",
+        "..%2fpyproject.toml",
+        "%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+        "..%5cpyproject.toml",
+        "app.js%00",
+    ],
+)
 def test_static_files_refuse_traversal(client, attack):
     r = client.get("/static/" + attack)
     assert r.status_code == 404 and "[project]" not in r.text and "root:" not in r.text
@@ -180,18 +208,28 @@ def every_request(client: TestClient) -> list[tuple[str, str, dict]]:
     from web.routes import api, openai, pages
 
     routes = [route for router in (api, openai, pages) for route in router.routes] + client.app.routes
-    requests = [("GET", route.path.replace("{source:path}", "004_c02d08bf38d297e0.txt"), {})
-                for route in routes if "GET" in (getattr(route, "methods", None) or ())]  # fmt: skip
+    requests = [
+        ("GET", route.path.replace("{source:path}", "004_c02d08bf38d297e0.txt"), {})
+        for route in routes
+        if "GET" in (getattr(route, "methods", None) or ())
+    ]
     assert len(requests) >= 9, requests  # every page and GET operation, /openapi.json included
     return requests + [
-        ("GET", "/static/app.js", {}), ("GET", "/static/style.css", {}), ("HEAD", "/static/app.js", {}),
-        ("GET", "/static/missing.js", {}), ("GET", "/nowhere", {}), ("PUT", "/api/ask", {}),
-        ("OPTIONS", "/api/ask", {}), ("POST", "/api/ask", {"json": {"question": ""}}),
-        ("POST", "/api/ask", {"content": b"x" * 70_000}), ("GET", "/sources/missing.txt", {}),
-        ("GET", "/boom", {}), ("POST", "/api/ask", {"json": {"question": Q}}),
+        ("GET", "/static/app.js", {}),
+        ("GET", "/static/style.css", {}),
+        ("HEAD", "/static/app.js", {}),
+        ("GET", "/static/missing.js", {}),
+        ("GET", "/nowhere", {}),
+        ("PUT", "/api/ask", {}),
+        ("OPTIONS", "/api/ask", {}),
+        ("POST", "/api/ask", {"json": {"question": ""}}),
+        ("POST", "/api/ask", {"content": b"x" * 70_000}),
+        ("GET", "/sources/missing.txt", {}),
+        ("GET", "/boom", {}),
+        ("POST", "/api/ask", {"json": {"question": Q}}),
         ("POST", "/api/ask/stream", {"json": {"question": Q}}),
         ("POST", "/v1/chat/completions", {"json": {"messages": [{"role": "user", "content": Q}]}}),
-    ]  # fmt: skip
+    ]
 
 
 def test_every_route_and_every_error_carries_the_security_headers(client):
@@ -206,8 +244,9 @@ def test_every_route_and_every_error_carries_the_security_headers(client):
 
 def test_401_and_503_carry_the_security_headers(hostile_index):
     settings, store = hostile_index
-    with TestClient(create_app(Assistant(settings, embedder=FakeEmbedder(), store=store,
-                                         generator=FakeGenerator()), api_key=KEY)) as c:  # fmt: skip
+    with TestClient(
+        create_app(Assistant(settings, embedder=FakeEmbedder(), store=store, generator=FakeGenerator()), api_key=KEY)
+    ) as c:
         r = c.get("/api/health")
         assert r.status_code == 401 and r.headers["x-content-type-options"] == "nosniff"
         assert r.headers["content-security-policy"] == SECURITY_HEADERS["Content-Security-Policy"]
@@ -240,11 +279,19 @@ def test_serving_beyond_loopback_without_a_key_warns(monkeypatch):
     assert seen["app"].state.api_key == KEY
 
 
-@pytest.mark.parametrize("host, status", [
-    ("127.0.0.1:8000", 200), ("localhost:8000", 200), ("[::1]:8000", 200), ("LOCALHOST", 200),
-    ("attacker.example:8000", 400), ("127.0.0.1.attacker.example", 400), ("localhost.attacker.example", 400),
-    ("", 400),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "host, status",
+    [
+        ("127.0.0.1:8000", 200),
+        ("localhost:8000", 200),
+        ("[::1]:8000", 200),
+        ("LOCALHOST", 200),
+        ("attacker.example:8000", 400),
+        ("127.0.0.1.attacker.example", 400),
+        ("localhost.attacker.example", 400),
+        ("", 400),
+    ],
+)
 def test_on_loopback_only_loopback_host_names_are_served(hostile_index, host, status):
     """DNS rebinding: a page at attacker.example re-pointed to 127.0.0.1 sends `Host: attacker.example`."""
     _, c = make_client(hostile_index, allowed_hosts=LOOPBACK)
@@ -271,8 +318,11 @@ def test_qa_serve_on_loopback_turns_the_host_check_on(monkeypatch):
 
 def operations(client: TestClient) -> list[tuple[str, str, dict]]:
     """Every operation of the OpenAPI schema, with a valid body."""
-    bodies = {"/api/ask": {"question": Q}, "/api/ask/stream": {"question": Q},
-              "/v1/chat/completions": {"messages": [{"role": "user", "content": Q}]}}  # fmt: skip
+    bodies = {
+        "/api/ask": {"question": Q},
+        "/api/ask/stream": {"question": Q},
+        "/v1/chat/completions": {"messages": [{"role": "user", "content": Q}]},
+    }
     out = []
     for path, methods in client.get("/openapi.json").json()["paths"].items():
         for method in methods:

@@ -89,6 +89,8 @@ def test_the_fake_embedder_keeps_the_embedder_contract():
     assert vectors.shape == (5, 64) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0)  # stopwords only or empty: still unit length
     assert vectors[0] @ vectors[1] == pytest.approx(1.0) and vectors[0] @ vectors[2] < 0.5
-    assert np.array_equal(vectors, FakeEmbedder().embed(["34 of the 57 signatories", "the signatories: 34 of 57",
-                                                         "Canberra", "the of and", ""]))  # fmt: skip
+    assert np.array_equal(
+        vectors,
+        FakeEmbedder().embed(["34 of the 57 signatories", "the signatories: 34 of 57", "Canberra", "the of and", ""]),
+    )
     assert embedder.embedded == 5 and embedder.embed([]).shape == (0, 64)

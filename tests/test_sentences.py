@@ -34,8 +34,10 @@ def test_abbreviations_and_initials_do_not_end_a_sentence(text, expected):
     [
         ("“Trafficking is a crime.” She said so.", ["“Trafficking is a crime.”", "She said so."]),
         ('"Is it?" Yes. "It is!" No.', ['"Is it?"', "Yes.", '"It is!"', "No."]),
-        ("He said: “It feeds off inequality. We act.” Richey agreed.",
-         ["He said: “It feeds off inequality.", "We act.”", "Richey agreed."]),
+        (
+            "He said: “It feeds off inequality. We act.” Richey agreed.",
+            ["He said: “It feeds off inequality.", "We act.”", "Richey agreed."],
+        ),
         ("The end (really.) Next one.", ["The end (really.)", "Next one."]),
         ("It grew. “Now we act,” he said.", ["It grew.", "“Now we act,” he said."]),
     ],

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 import index.build
-from fakes import FailingEmbedder, FakeEmbedder
 from index.build import ChunkerSettings, build_index
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexNotBuiltError
 from qa.store import FILES, load_store, read_manifest, settings_fingerprint
+
+from fakes import FailingEmbedder, FakeEmbedder
 
 CHUNKER = asdict(ChunkerSettings())
 

@@ -11,18 +11,18 @@ import re
 import shutil
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from fakes import FakeEmbedder, FakeGenerator  # tests/ is on sys.path (pytest rootdir conftest)
 from index.build import build_index
 from qa.assistant import Assistant
 from qa.settings import ROOT, Settings
 from qa.store import IndexStore, load_store
 from web.app import SECURITY_HEADERS, create_app
 from web.deps import GenerationQueue
+
+from fakes import FakeEmbedder, FakeGenerator  # tests/ is on sys.path (pytest rootdir conftest)
 
 Q75 = "What percentage of sex trafficking victims are advertised online?"
 DOC_75 = "004_c02d08bf38d297e0.txt"
@@ -147,10 +147,14 @@ def test_an_unanswerable_question_is_refused_with_the_closest_passages(web_index
 def test_a_refusal_after_generation_is_streamed_to_openai_clients_too(client, generator):
     generator.reply = "Canberra is the capital [1]."
     payload = {"stream": True, "messages": [{"role": "user", "content": "Where are the OSCE headquarters?"}]}
-    lines = [line.removeprefix("data: ") for line in client.post("/v1/chat/completions", json=payload).text.split("\n\n")]
+    lines = [
+        line.removeprefix("data: ") for line in client.post("/v1/chat/completions", json=payload).text.split("\n\n")
+    ]
     chunks = [json.loads(line) for line in lines if line.strip() and line != "[DONE]"]
     content = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
-    assert content.startswith("Canberra") and content.endswith("The documents do not contain an answer to this question.")
+    assert content.startswith("Canberra") and content.endswith(
+        "The documents do not contain an answer to this question."
+    )
     assert chunks[-1]["answer"]["refused"] is True and chunks[-1]["sources"] == []
 
 
@@ -182,9 +186,15 @@ def test_a_body_that_is_not_json_is_422(client):
 
 @pytest.mark.parametrize(
     "path",
-    ["/sources/..%2F..%2Fetc%2Fpasswd", "/sources/%2Fetc%2Fpasswd", "/api/sources/../pyproject.toml",
-     "/api/sources/..%2Fpyproject.toml", "/sources/../../pyproject.toml", "/api/sources/%2Fetc%2Fpasswd"],
-)  # fmt: skip
+    [
+        "/sources/..%2F..%2Fetc%2Fpasswd",
+        "/sources/%2Fetc%2Fpasswd",
+        "/api/sources/../pyproject.toml",
+        "/api/sources/..%2Fpyproject.toml",
+        "/sources/../../pyproject.toml",
+        "/api/sources/%2Fetc%2Fpasswd",
+    ],
+)
 def test_sources_refuse_path_traversal_without_reading_a_file(client, monkeypatch, path):
     opened = []
 
@@ -211,7 +221,9 @@ def test_bodies_over_64_kib_are_413_json(client):
     big = json.dumps({"question": "x" * 100_000}).encode()
     r = client.post("/api/ask", content=big, headers={"content-type": "application/json"})
     assert r.status_code == 413 and "64 KiB" in r.json()["error"]
-    chunked = client.post("/api/ask", content=iter([big[:50_000], big[50_000:]]), headers={"content-type": "application/json"})
+    chunked = client.post(
+        "/api/ask", content=iter([big[:50_000], big[50_000:]]), headers={"content-type": "application/json"}
+    )
     assert chunked.status_code == 413 and chunked.json()["error"]
 
 
@@ -240,7 +252,7 @@ class GatedGenerator(FakeGenerator):
         self.started, self.release, self.closed = threading.Event(), threading.Event(), threading.Event()
         self.yielded = 0
 
-    def generate(self, messages, max_tokens=96):
+    def generate(self, messages, max_tokens=96, grammar=None):
         self.started.set()
         try:
             yield "75% of sex trafficking victims are advertised online [1]."
@@ -309,7 +321,9 @@ def test_while_loading_questions_get_503_and_health_says_loading(web_index, gene
             gate.wait(5)
             super().load()
 
-    with TestClient(create_app(SlowAssistant(settings, embedder=FakeEmbedder(), store=store, generator=generator))) as c:
+    with TestClient(
+        create_app(SlowAssistant(settings, embedder=FakeEmbedder(), store=store, generator=generator))
+    ) as c:
         health = c.get("/api/health")
         assert health.status_code == 503 and health.json()["status"] == "loading"
         r = c.post("/api/ask", json={"question": Q75})
@@ -358,7 +372,10 @@ def test_an_api_key_guards_the_api_but_not_the_page(assistant):
 
 def test_chat_completions_returns_the_openai_shape_with_sources(client, web_index):
     _, store = web_index
-    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": [{"type": "text", "text": Q75}]}]
+    messages = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": [{"type": "text", "text": Q75}]},
+    ]
     r = client.post("/v1/chat/completions", json={"model": "anything", "messages": messages, "temperature": 0.2})
     assert r.status_code == 200
     body = r.json()

@@ -116,7 +116,7 @@ async def _qa_error(request: Request, exc: QAError) -> JSONResponse:
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    """"question: String should have at least 1 character" rather than pydantic's list of dicts."""
+    """ "question: String should have at least 1 character" rather than pydantic's list of dicts."""
     messages = []
     for error in exc.errors():
         if error.get("type") == "json_invalid":

@@ -16,8 +16,8 @@ import asyncio
 import logging
 import secrets
 import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import AsyncIterator, Awaitable, Callable
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -132,7 +132,9 @@ class GenerationQueue:
         self.check_ready()
         with self._count_lock:
             if self._waiting >= self.max_waiting:
-                raise ServerBusyError(f"{self._waiting} questions are already waiting for the model — try again shortly")
+                raise ServerBusyError(
+                    f"{self._waiting} questions are already waiting for the model — try again shortly"
+                )
             self._waiting += 1
         generation = Generation(asyncio.get_running_loop())
         self._executor.submit(self._run, generation, question, history)

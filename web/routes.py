@@ -10,8 +10,8 @@ Routes check the question, queue it, and render records; the pipeline lives in `
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -19,17 +19,32 @@ from fastapi.sse import EventSourceResponse
 from fastapi.templating import Jinja2Templates
 
 from qa.assistant import Assistant
-from qa.questions import check_question
 from qa.errors import QAError
+from qa.questions import check_question
 from qa.records import Answer, SourceDoc
 from web.deps import (
-    Generation, GenerationQueue, NotFoundError, get_queue, ready_assistant, require_api_key,
+    Generation,
+    GenerationQueue,
+    NotFoundError,
+    get_queue,
+    ready_assistant,
+    require_api_key,
     require_api_key_or_cookie,
-)  # fmt: skip
+)
 from web.schemas import (
-    AskRequest, ChatCompletionRequest, DocumentList, ErrorBody, Health, SourceText, chat_completion,
-    completion_chunk, completion_id, data_line, final_chunk, sse,
-)  # fmt: skip
+    AskRequest,
+    ChatCompletionRequest,
+    DocumentList,
+    ErrorBody,
+    Health,
+    SourceText,
+    chat_completion,
+    completion_chunk,
+    completion_id,
+    data_line,
+    final_chunk,
+    sse,
+)
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 ERRORS = {code: {"model": ErrorBody} for code in (401, 503)}
@@ -54,8 +69,15 @@ def health(queue: GenerationQueue = Depends(get_queue)) -> JSONResponse:
         body = Health(status=queue.status, ready=False, error=queue.error)
         return JSONResponse(body.model_dump(), status_code=503, headers={"Retry-After": "5"})
     a = queue.assistant
-    body = Health(status="ready", ready=True, model=a.generator.name, embedding_model=a.embedder.name,
-                  chunks=len(a.store.chunks), files=len(a.store.docs), built_at=a.store.manifest.get("built_at", ""))  # fmt: skip
+    body = Health(
+        status="ready",
+        ready=True,
+        model=a.generator.name,
+        embedding_model=a.embedder.name,
+        chunks=len(a.store.chunks),
+        files=len(a.store.docs),
+        built_at=a.store.manifest.get("built_at", ""),
+    )
     return JSONResponse(body.model_dump())
 
 
@@ -192,10 +214,15 @@ def operations(openapi: dict) -> list[dict]:
     for path, methods in openapi.get("paths", {}).items():
         for method, op in methods.items():
             body = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
-            out.append({
-                "method": method.upper(), "path": path, "summary": op.get("summary", ""),
-                "description": op.get("description", ""), "body": body.get("$ref", "").rsplit("/", 1)[-1],
-                "parameters": [p["name"] for p in op.get("parameters", [])],
-                "responses": sorted(op.get("responses", {})),
-            })  # fmt: skip
+            out.append(
+                {
+                    "method": method.upper(),
+                    "path": path,
+                    "summary": op.get("summary", ""),
+                    "description": op.get("description", ""),
+                    "body": body.get("$ref", "").rsplit("/", 1)[-1],
+                    "parameters": [p["name"] for p in op.get("parameters", [])],
+                    "responses": sorted(op.get("responses", {})),
+                }
+            )
     return out

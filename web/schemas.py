@@ -1,8 +1,8 @@
 """Schemas: the HTTP shapes of the API (pydantic, at the edge only) and the records-to-wire translations.
 
-    AskRequest(question="What percentage …?", history=[Message(role="user", content="…")])
-    sse("delta", {"text": " 75%"}) == b'event: delta\\ndata: {"text": " 75%"}\\n\\n'
-    chat_completion(answer, "qwen2.5….gguf")["choices"][0]["message"]["content"] == answer.text
+AskRequest(question="What percentage …?", history=[Message(role="user", content="…")])
+sse("delta", {"text": " 75%"}) == b'event: delta\\ndata: {"text": " 75%"}\\n\\n'
+chat_completion(answer, "qwen2.5….gguf")["choices"][0]["message"]["content"] == answer.text
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any, Literal
 from fastapi.sse import format_sse_event
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from qa.questions import MAX_QUESTION_CHARS
 from qa.errors import BadQuestionError
+from qa.questions import MAX_QUESTION_CHARS
 from qa.records import Answer
 from qa.store import IndexStore
 
@@ -74,13 +74,20 @@ class DocumentList(BaseModel):
     documents: list[DocumentInfo]
 
     @classmethod
-    def from_store(cls, store: IndexStore) -> "DocumentList":
+    def from_store(cls, store: IndexStore) -> DocumentList:
         counts = Counter(c.source for c in store.chunks)
-        documents = [DocumentInfo(source=d.source, title=d.title, chunks=counts[d.source], metadata=d.metadata)
-                     for d in sorted(store.docs.values(), key=lambda d: d.source)]  # fmt: skip
+        documents = [
+            DocumentInfo(source=d.source, title=d.title, chunks=counts[d.source], metadata=d.metadata)
+            for d in sorted(store.docs.values(), key=lambda d: d.source)
+        ]
         m = store.manifest
-        return cls(built_at=m.get("built_at", ""), embedding_model=m.get("embedding_model", ""),
-                   chunks=len(store.chunks), files=len(store.docs), documents=documents)  # fmt: skip
+        return cls(
+            built_at=m.get("built_at", ""),
+            embedding_model=m.get("embedding_model", ""),
+            chunks=len(store.chunks),
+            files=len(store.docs),
+            documents=documents,
+        )
 
 
 class SourceText(BaseModel):
@@ -107,7 +114,7 @@ class ChatMessage(BaseModel):
     content: str | list[ContentPart] | None = None
 
     @model_validator(mode="after")
-    def _encodable(self) -> "ChatMessage":
+    def _encodable(self) -> ChatMessage:
         # A JSON "\ud800" escape parses into a lone surrogate here (AskRequest's plain str fields reject it);
         # the embedder and the model cannot read one, so it would fail deep in the pipeline as a 500.
         try:
@@ -174,8 +181,12 @@ def completion_chunk(id: str, model: str, delta: dict[str, str], finish_reason: 
 def final_chunk(id: str, model: str, answer: Answer) -> dict[str, Any]:
     """The last chunk: finish_reason, usage, the verified sources and the verified answer text."""
     chunk = completion_chunk(id, model, {}, "stop")
-    return {**chunk, "usage": usage(answer), "sources": [asdict(c) for c in answer.citations],
-            "answer": {"text": answer.text, "refused": answer.refused}}  # fmt: skip
+    return {
+        **chunk,
+        "usage": usage(answer),
+        "sources": [asdict(c) for c in answer.citations],
+        "answer": {"text": answer.text, "refused": answer.refused},
+    }
 
 
 def data_line(payload: dict[str, Any] | str) -> bytes:

@@ -86,7 +86,9 @@ def server(tmp_path_factory):
     port = free_port()
     log = (tmp_path_factory.mktemp("serve") / "serve.log").open("w")
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
-    process = subprocess.Popen([str(QA), "serve", "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [str(QA), "serve", "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 240
@@ -120,9 +122,18 @@ def browser(tmp_path_factory):
 
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-                f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}", "--window-size=1280,900"):  # fmt: skip
+    for arg in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+        "--window-size=1280,900",
+    ):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
     yield driver
@@ -180,7 +191,9 @@ def test_ask_stream_cite_and_highlight_in_the_browser(server, browser):
 
     driver.set_window_size(375, 812)
     driver.execute_script("document.querySelector('.message.assistant').scrollIntoView({block: 'start'})")
-    overflow = driver.execute_script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    overflow = driver.execute_script(
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
     assert overflow <= 0, f"the page is {overflow}px wider than a 375px screen"
     driver.save_screenshot(str(ARTIFACTS / "chat-375.png"))
 
@@ -257,11 +270,12 @@ def hostile_server(tmp_path_factory):
 
     import uvicorn
 
-    from fakes import FakeEmbedder, FakeGenerator
     from index.build import build_index
     from qa.assistant import Assistant
     from qa.settings import Settings
     from web.app import create_app
+
+    from fakes import FakeEmbedder, FakeGenerator
 
     root = tmp_path_factory.mktemp("hostile")
     shutil.copytree(ROOT / "seeds", root / "corpus")
@@ -295,7 +309,7 @@ def test_document_and_answer_html_is_shown_as_text_in_the_browser(hostile_server
 
     def assert_nothing_ran() -> None:
         with pytest.raises(NoAlertPresentException):
-            browser.switch_to.alert.text
+            _ = browser.switch_to.alert.text
         assert browser.execute_script("return window.__pwned === undefined")
         scripts = browser.execute_script("return [...document.scripts].map((s) => s.getAttribute('src'))")
         assert all(src and src.startswith("/static/") for src in scripts), scripts
@@ -313,8 +327,9 @@ def test_document_and_answer_html_is_shown_as_text_in_the_browser(hostile_server
     box.send_keys("How many widgets does the plant in Oslo paint a day?")
     box.send_keys(Keys.ENTER)
     answer = WebDriverWait(browser, 30).until(
-        lambda d: d.find_element(By.CSS_SELECTOR, ".message.assistant .timing").text and d.find_element(
-            By.CSS_SELECTOR, ".message.assistant"
+        lambda d: (
+            d.find_element(By.CSS_SELECTOR, ".message.assistant .timing").text
+            and d.find_element(By.CSS_SELECTOR, ".message.assistant")
         )
     )
     assert "<script>" in answer.text  # document text in the quote or passages, as text
