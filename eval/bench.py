@@ -380,10 +380,10 @@ def measure_index(settings, args: argparse.Namespace, workdir: Path, embedder) -
 
 
 def build_once(corpus: Path, index_dir: Path, embedder, settings) -> dict[str, float]:
-    from index.build import ChunkerSettings, build_index
+    from index.build import build_index
 
     timed = TimedEmbedder(embedder)
-    chunker = ChunkerSettings(settings.chunk_chars, settings.chunk_max_chars, settings.boilerplate_min_lines)
+    chunker = settings.chunker
     report = build_index(corpus, index_dir, timed, chunker, rebuild=True)
     return {
         "docs": report.files,

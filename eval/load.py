@@ -1,14 +1,14 @@
 """Load: many concurrent clients asking questions of a server on this machine; prints the figures as JSON.
 
-    python -m eval.load --serve fake --clients 50 --questions 4     # the app with a fake model (20 ms a token)
-    python -m eval.load --serve real --clients 8 --questions 1      # `qa serve` with the default model
+    python -m eval.load --serve --clients 8 --questions 1           # `qa serve` with the default model
     python -m eval.load --url http://127.0.0.1:8000 --pid 4242      # a server that is already running
 
 Only loopback addresses are accepted. Each client asks its questions one after another (clients take turns
 between /api/ask, /api/ask/stream and /v1/chat/completions); the run is bounded in time. Every request
 should end in 200, or in a fast 503 with Retry-After when the model's waiting line is full. The figures:
 throughput, p50/p95 latency of the answers and of the 503s, counts by outcome, and the server's RSS
-(from /proc/<pid>/status) before and after.
+(from /proc/<pid>/status) before and after. The tests load the web layer alone the same way, with a server
+of their own that paces a fake model (tests/load_server.py, started with `start_server(command)`).
 """
 
 from __future__ import annotations
@@ -53,19 +53,13 @@ def memory_mib(pid: int) -> dict[str, float]:
     return fields
 
 
-def start_server(kind: str, port: int, token_seconds: float = 0.02, log: Path | None = None) -> subprocess.Popen:
-    """`qa serve` (real) or tests/load_server.py (the app with a fake model), on 127.0.0.1:port."""
-    if kind == "real":
-        command = [str(Path(sys.executable).with_name("qa")), "serve", "--port", str(port)]
-    else:
-        command = [
-            sys.executable,
-            str(ROOT / "tests" / "load_server.py"),
-            "--port",
-            str(port),
-            "--token-seconds",
-            str(token_seconds),
-        ]
+def serve_command(port: int) -> list[str]:
+    """`qa serve` with the default model, on 127.0.0.1:port."""
+    return [str(Path(sys.executable).with_name("qa")), "serve", "--port", str(port)]
+
+
+def start_server(command: list[str], log: Path | None = None) -> subprocess.Popen:
+    """A server process started from the project's root, without the caller's QA_* settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
     out = log.open("w") if log else subprocess.DEVNULL
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -171,23 +165,22 @@ def run_load(base: str, clients: int, questions: int, timeout: float = 120, pid:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.load", description=__doc__.split("\n\n")[0])
     where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument("--serve", choices=["real", "fake"], help="start a server on a free loopback port")
+    where.add_argument("--serve", action="store_true", help="start `qa serve` on a free loopback port")
     where.add_argument("--url", help="a running server, e.g. http://127.0.0.1:8000")
     parser.add_argument("--pid", type=int, help="the running server's process id, for its memory figures")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--questions", type=int, default=1, help="questions per client, asked one after another")
     parser.add_argument("--timeout", type=float, default=120, help="seconds for the whole run")
-    parser.add_argument("--token-seconds", type=float, default=0.02, help="the fake model's delay per token")
     args = parser.parse_args(argv)
     if args.url:
         figures = run_load(args.url, args.clients, args.questions, args.timeout, args.pid)
     else:
         port = free_port()
-        server = start_server(args.serve, port, args.token_seconds)
+        server = start_server(serve_command(port))
         try:
             wait_ready(f"http://127.0.0.1:{port}", server)
             figures = {
-                "server": args.serve,
+                "server": "qa serve",
                 **run_load(f"http://127.0.0.1:{port}", args.clients, args.questions, args.timeout, server.pid),
             }
             figures["server_alive_after"] = server.poll() is None

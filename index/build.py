@@ -20,17 +20,10 @@ from index.clean import clean_corpus
 from index.load import Skipped, load_corpus
 from qa.embed import Embedder
 from qa.errors import CorpusError, IndexMismatchError, QAError
-from qa.records import Chunk
+from qa.records import Chunk, ChunkerSettings  # noqa: F401  (ChunkerSettings: re-exported for callers)
 from qa.store import check_manifest, load_store, read_manifest, save_store, settings_fingerprint
 
 EMBED_BATCH = 256  # texts per call: progress granularity (the embedder batches within)
-
-
-@dataclass(frozen=True)
-class ChunkerSettings:
-    chunk_chars: int = 500
-    chunk_max_chars: int = 900
-    boilerplate_min_lines: int = 10
 
 
 @dataclass(frozen=True)

@@ -29,18 +29,17 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
 
 def cmd_index(args: argparse.Namespace, settings=None) -> int:
-    from index.build import ChunkerSettings, build_index
+    from index.build import build_index
     from qa.embed import SentenceTransformerEmbedder
 
     s = settings or settings_from(args)
     embedder = SentenceTransformerEmbedder(s.embedding_model_path, precision=s.embedding_precision)
-    chunker = ChunkerSettings(s.chunk_chars, s.chunk_max_chars, s.boilerplate_min_lines)
     try:
         report = build_index(
             s.corpus_dir,
             s.index_dir,
             embedder,
-            chunker,
+            s.chunker,
             getattr(args, "rebuild", False),
             progress_bar("embedding chunks"),
         )

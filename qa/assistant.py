@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from qa.cite import cited_text
 from qa.embed import CachingEmbedder, Embedder
@@ -36,7 +37,7 @@ from qa.questions import (
     split_question,
     standalone_query,
 )
-from qa.records import Answer, ClaimCheck, Passage
+from qa.records import Answer, Catalog, ClaimCheck, DocumentSummary, Passage, SourceDoc
 from qa.refuse import REFUSAL_TEXT, answer_refusal, retrieval_refusal
 from qa.settings import Settings
 from qa.store import IndexStore, load_store, settings_fingerprint
@@ -104,12 +105,8 @@ class Assistant:
         with self._lock:
             if self._store is None:
                 s = self.settings
-                chunker = {
-                    "chunk_chars": s.chunk_chars,
-                    "chunk_max_chars": s.chunk_max_chars,
-                    "boilerplate_min_lines": s.boilerplate_min_lines,
-                }
-                self._store = load_store(s.index_dir, settings_fingerprint(embedder.name, embedder.dim, chunker))
+                expected = settings_fingerprint(embedder.name, embedder.dim, asdict(s.chunker))
+                self._store = load_store(s.index_dir, expected)
             return self._store
 
     @property
@@ -137,6 +134,22 @@ class Assistant:
 
             self._retriever = HybridRetriever(self.store, self.embedder, self.settings.rrf_k)
         return self._retriever
+
+    def catalog(self) -> Catalog:
+        """The models and the indexed documents (for listings and health checks)."""
+        store = self.store
+        counts = Counter(c.source for c in store.chunks)
+        documents = [
+            DocumentSummary(d.source, d.title, counts[d.source], d.metadata)
+            for d in sorted(store.docs.values(), key=lambda d: d.source)
+        ]
+        return Catalog(
+            self.generator.name, self.embedder.name, store.manifest.get("built_at", ""), len(store.chunks), documents
+        )
+
+    def document(self, source: str) -> SourceDoc | None:
+        """The cleaned text of one indexed document (citation offsets index into it), by its name in the index."""
+        return self.store.docs.get(source)
 
     def load(self) -> None:
         """Load every model and the index now (the web app does this at start-up)."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -77,10 +76,20 @@ def _guarded(run: Callable[[], int]) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as e:  # the last line of defence: one line, not a traceback
-        if os.environ.get("QA_DEBUG"):
+        if _debug():
             raise
         print(f"error: unexpected {type(e).__name__}: {e} (set QA_DEBUG=1 for details)", file=sys.stderr)
         return 2
+
+
+def _debug() -> bool:
+    """QA_DEBUG, read through Settings like every other setting (False if the settings themselves are bad)."""
+    from qa.settings import Settings
+
+    try:
+        return Settings().debug
+    except Exception:
+        return False
 
 
 def _parser() -> tuple[argparse.ArgumentParser, Commands]:

@@ -10,7 +10,6 @@ both). Elsewhere bfloat16 would be emulated and slower, so float32 stays.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -37,8 +36,6 @@ class SentenceTransformerEmbedder:
     """A sentence-transformers model loaded from a local folder, never from a hub."""
 
     def __init__(self, model_path: Path | None = None, batch_size: int = 16, precision: Precision = "auto") -> None:
-        os.environ["HF_HUB_OFFLINE"] = "1"
-        os.environ["TRANSFORMERS_OFFLINE"] = "1"
         if model_path is None:
             model_path, self.name = _packaged_model_path(), DEFAULT_EMBEDDING_MODEL
         else:

@@ -16,6 +16,15 @@ def content_hash(text: str) -> str:
 
 
 @dataclass(frozen=True)
+class ChunkerSettings:
+    """How documents are cleaned and chunked; part of the index manifest (a change needs a rebuild)."""
+
+    chunk_chars: int = 500
+    chunk_max_chars: int = 900
+    boilerplate_min_lines: int = 10
+
+
+@dataclass(frozen=True)
 class SourceDoc:
     """One document of the corpus; `text` is raw after loading, cleaned after `clean()`."""
 
@@ -114,3 +123,28 @@ class Answer:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class DocumentSummary:
+    """One indexed document, as a listing shows it."""
+
+    source: str
+    title: str
+    chunks: int
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """What an assistant answers from: its models and the documents of its index."""
+
+    model: str
+    embedding_model: str
+    built_at: str
+    chunks: int
+    documents: list[DocumentSummary]
+
+    @property
+    def files(self) -> int:
+        return len(self.documents)

@@ -10,7 +10,10 @@ import os
 from pathlib import Path
 from typing import Literal
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from qa.records import ChunkerSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,9 +57,18 @@ class Settings(BaseSettings):
     # eval/calibrate.py, stored with its threshold in qa/support_model.json) says so.
     min_similarity: float = 0.30
     support_model: Path = Path(__file__).resolve().parent / "support_model.json"
+
+    # Serving and errors: QA_API_KEY requires `Authorization: Bearer <key>` on /api and /v1 (set it before
+    # serving beyond loopback); QA_DEBUG=1 shows tracebacks instead of one-line errors.
+    api_key: SecretStr | None = None  # never shown: results files dump the settings
+    debug: bool = False
     # the chat model's yes/no judgement as a support feature (~1 s a claim): "auto" asks it only when it could
     # change the decision; "always" asks it for every claim (to fit the support model); "off" never
     judge: Literal["auto", "always", "off"] = "auto"
+
+    @property
+    def chunker(self) -> ChunkerSettings:
+        return ChunkerSettings(self.chunk_chars, self.chunk_max_chars, self.boilerplate_min_lines)
 
     @classmethod
     def for_corpus(cls, corpus_dir: Path | None = None, index_dir: Path | None = None, **overrides) -> Settings:

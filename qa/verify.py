@@ -156,20 +156,90 @@ def verify(
 ) -> list[ClaimCheck]:
     """Every claim of the draft, with its quotes, features and support. `picks` (passage n, start, end) are
     the sentences the model chose first in the extract mode: then they are every claim's quotes.
-    `confidence` is the draft as the model wrote it, piece by piece, with the probability of each piece."""
+    `confidence` is the draft as the model wrote it, piece by piece, with the probability of each piece.
+
+    The judge is asked once for the whole draft, about the quotes of the claims whose decision it could change
+    (one model call of ~1 s an answer, however many claims it has)."""
     shown = shown_sentences(evidence, passages)
     picked = [s for s in shown if (s.n, s.start, s.end) in set(picks or [])]
     clean, claims = split_claims(draft)
     similarity = max((p.similarity for p in passages), default=0.0)
-    checks = []
+    pending = []
     for claim in claims:
         text = clean[claim.start : claim.end].strip()
         if any(c.isalnum() for c in text):  # a lone "." after a marker is no claim
             sure = claim_confidence(text, confidence or [])
-            checks.append(
-                check_claim(question, text, claim.cited, shown, passages, similarity, tools, model, picked, sure)
-            )
-    return checks
+            pending.append(prepare(question, text, claim.cited, shown, passages, similarity, tools, picked, sure))
+    judge_once(question, pending, tools, model)
+    return [finish(p, passages, model) for p in pending]
+
+
+@dataclass
+class Pending:
+    """A claim measured, not yet scored."""
+
+    question: str
+    claim: str
+    cited: list[int]
+    quotes: list[Shown]
+    features: dict[str, float]
+    note: str  # a gate that failed, or ""
+
+
+def prepare(
+    question: str,
+    claim: str,
+    cited: list[int],
+    shown: list[Shown],
+    passages: list[Passage],
+    similarity: float,
+    tools: Tools,
+    picked: list[Shown] | None = None,
+    sure: dict[str, float] | None = None,
+) -> Pending:
+    new_terms = set(terms(claim)) - set(terms(question))
+    added_numbers = numbers(claim) - numbers(question)
+    if DECLINED.search(claim):
+        return Pending(question, claim, cited, [], {}, "declined")
+    if not new_terms:
+        return Pending(question, claim, cited, [], {}, "restates the question")
+    quotes = picked or pick_quotes(claim, new_terms, added_numbers, shown, cited, tools)
+    features = measure(question, claim, new_terms, quotes, passages, similarity, tools)
+    features.update({k: round(v, 4) for k, v in (sure or {}).items()})
+    note = ""
+    if not added_numbers <= set().union(*(q.numbers | q.header_numbers for q in quotes)):
+        note = "number not in the quotes"
+    elif features["claim_terms"] < MIN_CLAIM_TERMS:
+        note = "claim not in the quotes"
+    return Pending(question, claim, cited, quotes, features, note)
+
+
+def judge_once(question: str, pending: list[Pending], tools: Tools, model: SupportModel) -> None:
+    """The judge's P(yes) for the quotes of the claims it could decide (of every claim with quotes, when
+    fitting), added to those claims' features."""
+    gated = ("number not in the quotes", "claim not in the quotes")
+    needs = [
+        p for p in pending
+        if p.quotes and (tools.judge_always and (not p.note or p.note in gated)
+                         or not p.note and not model.decided_without(p.features, "judge"))
+    ]  # fmt: skip
+    if not needs:
+        return
+    quotes = sorted({(q.n, q.start): q for p in needs for q in p.quotes}.values(), key=lambda q: (q.n, q.start))
+    judged = tools.judged(question, quote_text(quotes))
+    if judged is not None:
+        for p in needs:
+            p.features["judge"] = round(judged, 4)
+
+
+def finish(p: Pending, passages: list[Passage], model: SupportModel) -> ClaimCheck:
+    support = 0.0 if p.note or not p.quotes else model.score(p.features)
+    citations = [
+        Citation(q.n, passages[q.n - 1].source, q.text, q.start, q.end, round(support, 3), passages[q.n - 1].chunk_id)
+        for q in p.quotes
+    ]
+    return ClaimCheck(p.claim, p.cited, citations, p.features, round(support, 4), support >= model.threshold and
+                      support > 0, p.question, p.note)  # fmt: skip
 
 
 def claim_confidence(claim: str, pieces: list[tuple[str, float]]) -> dict[str, float]:
@@ -188,47 +258,6 @@ def claim_confidence(claim: str, pieces: list[tuple[str, float]]) -> dict[str, f
     if not probabilities:
         return {}
     return {"answer_min_p": min(probabilities), "answer_mean_p": sum(probabilities) / len(probabilities)}
-
-
-def check_claim(
-    question: str,
-    claim: str,
-    cited: list[int],
-    shown: list[Shown],
-    passages: list[Passage],
-    similarity: float,
-    tools: Tools,
-    model: SupportModel,
-    picked: list[Shown] | None = None,
-    sure: dict[str, float] | None = None,
-) -> ClaimCheck:
-    new_terms = set(terms(claim)) - set(terms(question))
-    added_numbers = numbers(claim) - numbers(question)
-    if DECLINED.search(claim):
-        return ClaimCheck(claim, cited, [], {}, 0.0, False, question, "declined")
-    if not new_terms:
-        return ClaimCheck(claim, cited, [], {}, 0.0, False, question, "restates the question")
-    quotes = picked or pick_quotes(claim, new_terms, added_numbers, shown, cited, tools)
-    features = measure(question, claim, new_terms, quotes, passages, similarity, tools)
-    features.update({k: round(v, 4) for k, v in (sure or {}).items()})
-    numbers_quoted = added_numbers <= set().union(*(q.numbers | q.header_numbers for q in quotes))
-    stated = numbers_quoted and features["claim_terms"] >= MIN_CLAIM_TERMS
-    if quotes and (tools.judge_always or (stated and not model.decided_without(features, "judge"))):
-        judged = tools.judged(question, quote_text(quotes))
-        if judged is not None:
-            features["judge"] = round(judged, 4)
-    if not numbers_quoted:
-        note, support = "number not in the quotes", 0.0
-    elif not stated:
-        note, support = "claim not in the quotes", 0.0
-    else:
-        note, support = "", model.score(features)
-    supported = support >= model.threshold
-    citations = [
-        Citation(q.n, passages[q.n - 1].source, q.text, q.start, q.end, round(support, 3), passages[q.n - 1].chunk_id)
-        for q in quotes
-    ]
-    return ClaimCheck(claim, cited, citations, features, round(support, 4), supported, question, note)
 
 
 def measure(

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -18,7 +20,9 @@ CLIENTS, QUESTIONS, BUDGET_SECONDS = 50, 4, 120
 def fake_server(tmp_path_factory):
     port = free_port()
     log = tmp_path_factory.mktemp("load") / "server.log"
-    server = start_server("fake", port, token_seconds=0.02, log=log)
+    command = [sys.executable, str(Path(__file__).with_name("load_server.py")), "--port", str(port),
+               "--token-seconds", "0.02"]  # fmt: skip
+    server = start_server(command, log=log)
     try:
         wait_ready(f"http://127.0.0.1:{port}", server, timeout=60)
         yield f"http://127.0.0.1:{port}", server

@@ -10,7 +10,6 @@ Models and the index load once, on the worker thread, when the app starts; until
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import webbrowser
 from contextlib import asynccontextmanager
@@ -92,7 +91,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, open_br
         log.addHandler(handler)
     log.setLevel(logging.INFO)
     log.propagate = False
-    api_key = os.environ.get("QA_API_KEY") or None
+    api_key = settings.api_key.get_secret_value() if settings.api_key else None
     if host not in LOOPBACK and not api_key:
         log.warning("serving on %s without QA_API_KEY: anyone who can reach this port can read the documents", host)
     # On loopback only loopback names are served, so a web page whose own name was re-pointed at 127.0.0.1

@@ -145,7 +145,8 @@ class GenerationQueue:
             self.assistant.load()
             self.assistant.warm_up()  # the first question in the page then skips the fixed prompt prefix
             self.status = "ready"
-            log.info("ready: %s, %d chunks", self.assistant.generator.name, len(self.assistant.store.chunks))
+            catalog = self.assistant.catalog()
+            log.info("ready: %s, %d chunks", catalog.model, catalog.chunks)
         except QAError as e:
             self.status, self.error = "failed", str(e)
             log.error("cannot load the assistant: %s", e)

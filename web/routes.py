@@ -68,15 +68,15 @@ def health(queue: GenerationQueue = Depends(get_queue)) -> JSONResponse:
     if queue.status != "ready":
         body = Health(status=queue.status, ready=False, error=queue.error)
         return JSONResponse(body.model_dump(), status_code=503, headers={"Retry-After": "5"})
-    a = queue.assistant
+    catalog = queue.assistant.catalog()
     body = Health(
         status="ready",
         ready=True,
-        model=a.generator.name,
-        embedding_model=a.embedder.name,
-        chunks=len(a.store.chunks),
-        files=len(a.store.docs),
-        built_at=a.store.manifest.get("built_at", ""),
+        model=catalog.model,
+        embedding_model=catalog.embedding_model,
+        chunks=catalog.chunks,
+        files=catalog.files,
+        built_at=catalog.built_at,
     )
     return JSONResponse(body.model_dump())
 
@@ -109,7 +109,7 @@ async def _answer_events(generation: Generation) -> AsyncIterator[bytes]:
 @api.get("/documents", response_model=DocumentList)
 def documents(assistant: Assistant = Depends(ready_assistant)) -> DocumentList:
     """The indexed files with their titles and chunk counts, and when the index was built."""
-    return DocumentList.from_store(assistant.store)
+    return DocumentList.from_catalog(assistant.catalog())
 
 
 @api.get("/sources/{source:path}", response_model=SourceText, responses=NOT_FOUND)
@@ -122,7 +122,7 @@ def source_text(source: str, assistant: Assistant = Depends(ready_assistant)) ->
 @openai.get("/models")
 def models(assistant: Assistant = Depends(ready_assistant)) -> dict:
     """The one model this server answers with (for OpenAI clients that list models first)."""
-    return {"object": "list", "data": [{"id": assistant.generator.name, "object": "model", "owned_by": "local"}]}
+    return {"object": "list", "data": [{"id": assistant.catalog().model, "object": "model", "owned_by": "local"}]}
 
 
 @openai.post("/chat/completions", response_model=None, responses={200: STREAM, **BAD_INPUT})
@@ -134,7 +134,7 @@ async def chat_completions(
     and "answer" with the verified text and "refused"."""
     question, history = body.question_and_history()
     generation = queue.submit(check_question(question), history)
-    model = queue.assistant.generator.name
+    model = queue.assistant.catalog().model
     if not body.stream:
         return JSONResponse(chat_completion(await generation.answer(request.is_disconnected), model))
     return event_stream(_completion_chunks(generation, model))
@@ -174,7 +174,9 @@ def index_page(request: Request) -> HTMLResponse:
 
 @pages.get("/documents", response_class=HTMLResponse, dependencies=[Depends(require_api_key_or_cookie)])
 def documents_page(request: Request, assistant: Assistant = Depends(ready_assistant)) -> HTMLResponse:
-    return templates.TemplateResponse(request, "documents.html", {"corpus": DocumentList.from_store(assistant.store)})
+    return templates.TemplateResponse(
+        request, "documents.html", {"corpus": DocumentList.from_catalog(assistant.catalog())}
+    )
 
 
 @pages.get("/sources/{source:path}", response_class=HTMLResponse, dependencies=[Depends(require_api_key_or_cookie)])
@@ -202,7 +204,7 @@ def api_docs_page(request: Request) -> HTMLResponse:
 
 def indexed_doc(assistant: Assistant, source: str) -> SourceDoc:
     """Only names that are keys of the index are served: no path is ever joined or opened."""
-    doc = assistant.store.docs.get(source)
+    doc = assistant.document(source)
     if doc is None:
         raise NotFoundError(f"no indexed document named {source!r} — /api/documents lists them")
     return doc

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections import Counter
 from dataclasses import asdict
 from typing import Any, Literal
 
@@ -19,8 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from qa.errors import BadQuestionError
 from qa.questions import MAX_QUESTION_CHARS
-from qa.records import Answer
-from qa.store import IndexStore
+from qa.records import Answer, Catalog
 
 MAX_HISTORY = 40  # messages; the assistant only uses the last user question, the rest is context for clients
 MAX_MESSAGE_CHARS = 8000
@@ -74,18 +72,16 @@ class DocumentList(BaseModel):
     documents: list[DocumentInfo]
 
     @classmethod
-    def from_store(cls, store: IndexStore) -> DocumentList:
-        counts = Counter(c.source for c in store.chunks)
+    def from_catalog(cls, catalog: Catalog) -> DocumentList:
         documents = [
-            DocumentInfo(source=d.source, title=d.title, chunks=counts[d.source], metadata=d.metadata)
-            for d in sorted(store.docs.values(), key=lambda d: d.source)
+            DocumentInfo(source=d.source, title=d.title, chunks=d.chunks, metadata=d.metadata)
+            for d in catalog.documents
         ]
-        m = store.manifest
         return cls(
-            built_at=m.get("built_at", ""),
-            embedding_model=m.get("embedding_model", ""),
-            chunks=len(store.chunks),
-            files=len(store.docs),
+            built_at=catalog.built_at,
+            embedding_model=catalog.embedding_model,
+            chunks=catalog.chunks,
+            files=catalog.files,
             documents=documents,
         )
 

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from eval.load import free_port, run_load, start_server, wait_ready
+from eval.load import free_port, run_load, serve_command, start_server, wait_ready
 from qa.settings import ROOT
 
 pytestmark = pytest.mark.integration
@@ -21,7 +21,7 @@ def test_8_clients_against_the_real_model(tmp_path):
     if not (ROOT / "index" / "store" / "manifest.json").exists():
         subprocess.run([str(ROOT / ".venv" / "bin" / "qa"), "setup"], cwd=ROOT, check=True)
     port = free_port()
-    server = start_server("real", port, log=tmp_path / "serve.log")
+    server = start_server(serve_command(port), log=tmp_path / "serve.log")
     try:
         wait_ready(f"http://127.0.0.1:{port}", server, timeout=300)
         figures = run_load(f"http://127.0.0.1:{port}", clients=8, questions=1, timeout=900, pid=server.pid)
