@@ -8,9 +8,9 @@ Only dev items are used; a run with test items is refused for fitting (they are 
 A claim is labelled supported when its question is answerable and the claim itself holds the gold answer
 (every must_contain group); any claim made about an unanswerable question is unsupported. The features are
 standardised and fitted by an L2-regularised logistic regression. The threshold is then chosen on whole
-answers, replaying the decision for each candidate: the one of most utility, where a correct answer or a
-correct refusal gains 1 and a false answer (wrong, or to a question the documents do not answer) costs
---cost (2: an unsupported answer is worse than none).
+answers, replaying the decision for each candidate: the lowest at which the dev questions that the documents
+do not answer are refused at least --min-refusal of the time (the product's refusal target, 0.90): honesty
+first, then as many answers as that allows.
 `--report` replays a fitted model on any run (test included) without fitting: each feature's AUC and each
 rule's effect, for the closing note.
 """
@@ -26,7 +26,7 @@ from typing import Any
 
 from eval.dataset import GOLD_DIR, Suite, load_suite
 from eval.metrics import missing_groups
-from qa.verify import FEATURES, SupportModel
+from qa.support import FEATURES, SupportModel
 
 GRID = [round(0.02 * i, 2) for i in range(1, 50)]
 
@@ -57,20 +57,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:15s} {auc([r.features.get(name, 0.0) for r in rows], [r.label for r in rows]):.3f}")
     model = SupportModel.load(args.model) if args.report else fit(rows, names, args.c)
     if not args.report:
-        threshold, table = choose_threshold(model, items, gold, args.cost, args.max_false_support)
+        threshold, table = choose_threshold(model, items, gold, args.min_refusal)
         model = SupportModel(
             model.weights,
             model.means,
             model.scales,
             model.bias,
             threshold,
-            f"{run['run']}: {len(rows)} claims of {len(items)} dev items; threshold {threshold} of most utility "
-            f"(a false answer costs {args.cost} refusals)",
+            f"{run['run']}: {len(rows)} claims of {len(items)} dev items; threshold {threshold}, the lowest that "
+            f"refuses {args.min_refusal:.0%} of the dev questions the documents do not answer",
         )
         for t, o in table:
             mark = " <-" if t == threshold else ""
             print(
-                f"  t={t:.2f} utility={o['utility']:.0f} passed={o['passed']:.3f} answer_acc={o['answer_acc']:.3f} "
+                f"  t={t:.2f} passed={o['passed']:.3f} answer_acc={o['answer_acc']:.3f} refusal={o['refusal']:.3f} "
                 f"false_support={o['false_support']:.3f} false_refusal={o['false_refusal']:.3f}{mark}"
             )
     print("weights (standardised):", json.dumps({k: round(v, 3) for k, v in model.weights.items()}))
@@ -171,8 +171,6 @@ def outcomes(
         false_support += o["false_support"]
         false_refusal += g.answerable and o["refused"]
     return {
-        "gain": float(passed),
-        "false_answers": float(false_support + answerable - correct - false_refusal),
         "passed": passed / max(1, len(items)),
         "answer_acc": correct / max(1, answerable),
         "refusal": 1 - false_support / max(1, refusable),
@@ -181,17 +179,12 @@ def outcomes(
     }
 
 
-def choose_threshold(model, items, gold, cost: float, max_false_support: float = 1.0) -> tuple[float, list]:
-    """The threshold of most utility on these items: +1 for a correct answer or a correct refusal, -cost for
-    a wrong answer shown as verified or a false support ("an unsupported answer is worse than none"), 0 for
-    a refused answerable question; of the best (within 1 point), the middle one, least tied to this run."""
+def choose_threshold(model, items, gold, min_refusal: float) -> tuple[float, list]:
+    """The lowest threshold at which the items' questions that the documents do not answer are refused at
+    least `min_refusal` of the time (the refusal target): honesty first, then as many answers as that allows."""
     table = [(t, outcomes(model, items, gold, t)) for t in GRID]
-    for _, o in table:
-        o["utility"] = o["gain"] - cost * o["false_answers"]
-    feasible = [(t, o) for t, o in table if o["false_support"] <= max_false_support] or table[-1:]
-    best = max(o["utility"] for _, o in feasible)
-    ties = [t for t, o in feasible if o["utility"] >= best - 1]
-    return ties[len(ties) // 2], table
+    feasible = [t for t, o in table if o["refusal"] >= min_refusal]
+    return (feasible[0] if feasible else GRID[-1]), table
 
 
 def rule_effects(model: SupportModel, items, gold) -> dict[str, dict[str, float]]:
@@ -235,8 +228,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("run", type=Path, help="an eval results JSON with the dev split")
     p.add_argument("--features", help=f"comma-separated features to fit (default: {','.join(FEATURES)})")
     p.add_argument("--c", type=float, default=1.0, help="inverse L2 regularisation strength")
-    p.add_argument("--cost", type=float, default=2.0, help="what a false answer costs, in refused answers (default 2)")
-    p.add_argument("--max-false-support", type=float, default=1.0, help="a hard cap on dev false support")
+    p.add_argument("--min-refusal", type=float, default=0.90, help="refusal target on dev (default: 0.90)")
     p.add_argument("--model", type=Path, default=Path(__file__).resolve().parents[1] / "qa" / "support_model.json")
     p.add_argument("--report", action="store_true", help="replay --model on the run (any split) without fitting")
     p.add_argument("--write", type=Path, help="write the fitted model here")

@@ -22,6 +22,7 @@ from qa.evidence import select_evidence
 from qa.generate import Generator
 from qa.prompt import (
     Evidence,
+    Prompt,
     build_extract_prompt,
     build_prompt,
     extract_grammar,
@@ -41,7 +42,8 @@ from qa.records import Answer, Catalog, ClaimCheck, DocumentSummary, Passage, So
 from qa.refuse import REFUSAL_TEXT, answer_refusal, retrieval_refusal
 from qa.settings import Settings
 from qa.store import IndexStore, load_store, settings_fingerprint
-from qa.verify import SupportModel, Tools, verify
+from qa.support import SupportModel
+from qa.verify import Tools, verify
 
 Event = str | Answer  # ask_stream yields text deltas, then the final Answer
 
@@ -201,31 +203,45 @@ class Assistant:
         question_vector = self.embedder.embed([part.query])[0]
         part.passages = self.retriever.retrieve(part.query, s.top_k, question_vector)
         timings["retrieve_ms"] += _ms(t0)
-        part.refusal = retrieval_refusal(
-            part.passages, s.min_similarity, self.retriever.rare_term_match(part.query, part.passages)
-        )
+        rare = self.retriever.rare_term_match(part.query, part.passages)
+        part.refusal = retrieval_refusal(part.passages, s.min_similarity, rare)
         if part.refusal:
             return
         t0 = time.perf_counter()
         part.evidence = select_evidence(
             part.query, question_vector, part.passages, self.sentence_embedder, s.prompt_passages, s.evidence_sentences
         )
+        prompt = self._prompt(part, turn)
+        timings["prompt_ms"] += _ms(t0)
+        yield from self._generate(part, prompt, timings, started)
+        t0 = time.perf_counter()
+        tools, model = self._tools(), self.support_model
+        part.checks = verify(part.query, part.draft, part.evidence, part.passages, tools, model, part.picks,
+                             part.confidence)  # fmt: skip
+        part.refusal = answer_refusal(part.checks)
+        timings["verify_ms"] += _ms(t0)
+
+    def _prompt(self, part: Part, turn: Turn) -> Prompt:
+        """A follow-up that asks the earlier question about another year is asked as that question; any other
+        follow-up is shown beside the earlier question and its answer."""
         follows = part.query != part.question
         asked = restated_question(part.question, turn.question) if follows else part.question
         shown_turn = turn if follows and asked == part.question else Turn()
-        extract = s.answer_mode == "extract"
-        build = build_extract_prompt if extract else build_prompt
-        prompt = build(asked, part.evidence, shown_turn.question, shown_turn.answer)
-        timings["prompt_ms"] += _ms(t0)
+        build = build_extract_prompt if self.settings.answer_mode == "extract" else build_prompt
+        return build(asked, part.evidence, shown_turn.question, shown_turn.answer)
+
+    def _generate(self, part: Part, prompt: Prompt, timings: dict, started: float) -> Iterator[str]:
+        """Stream the draft (in the extract mode, only its answer, not the picks) and keep its confidence."""
+        extract = self.settings.answer_mode == "extract"
         t0 = time.perf_counter()
         raw, pieces = "", []
-        for delta in self.generator.generate(prompt.messages, s.max_tokens, extract_grammar() if extract else None):
+        grammar = extract_grammar() if extract else None
+        for delta in self.generator.generate(prompt.messages, self.settings.max_tokens, grammar):
             raw += delta
             pieces.append(delta)
-            if "ttft_ms" not in timings:
-                timings["ttft_ms"] = _ms(started)
-            shown = read_extract(prompt, raw)[1] if extract and "Answer:" in raw else "" if extract else raw
-            if len(shown) > len(part.draft):  # in the extract mode only the answer streams, not the picks
+            timings.setdefault("ttft_ms", _ms(started))
+            shown = (read_extract(prompt, raw)[1] if "Answer:" in raw else "") if extract else raw
+            if len(shown) > len(part.draft):
                 new, part.draft = shown[len(part.draft) :], shown
                 yield new
         if extract:
@@ -234,19 +250,6 @@ class Assistant:
         timings["generate_ms"] += _ms(t0)
         for key in ("prompt_tokens", "completion_tokens"):
             timings[key] += self.generator.last_usage.get(key, 0)
-        t0 = time.perf_counter()
-        part.checks = verify(
-            part.query,
-            part.draft,
-            part.evidence,
-            part.passages,
-            self._tools(),
-            self.support_model,
-            part.picks,
-            part.confidence,
-        )
-        part.refusal = answer_refusal(part.checks)
-        timings["verify_ms"] += _ms(t0)
 
     def _tools(self) -> Tools:
         def judge(question: str, text: str) -> float:

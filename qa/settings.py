@@ -54,9 +54,10 @@ class Settings(BaseSettings):
 
     # Refusal (qa/refuse.py): off-topic questions are refused before generating below this similarity; after
     # generating, a claim is supported when the support model (qa/verify.py, fitted on the dev split by
-    # eval/calibrate.py, stored with its threshold in qa/support_model.json) says so.
+    # eval/calibrate.py, stored with its threshold in qa/support_model.json; the fast profile's model judges
+    # differently and has its own, support_model.fast.json) says so. A QA_MODEL_PATH model uses the default's.
     min_similarity: float = 0.30
-    support_model: Path = Path(__file__).resolve().parent / "support_model.json"
+    support_model_path: Path | None = None
 
     # Serving and errors: QA_API_KEY requires `Authorization: Bearer <key>` on /api and /v1 (set it before
     # serving beyond loopback); QA_DEBUG=1 shows tracebacks instead of one-line errors.
@@ -65,6 +66,17 @@ class Settings(BaseSettings):
     # the chat model's yes/no judgement as a support feature (~1 s a claim): "auto" asks it only when it could
     # change the decision; "always" asks it for every claim (to fit the support model); "off" never
     judge: Literal["auto", "always", "off"] = "auto"
+
+    @property
+    def support_model(self) -> Path:
+        if self.support_model_path is not None:
+            return self.support_model_path
+        name = (
+            "support_model.fast.json"
+            if self.model_profile == "fast" and self.model_path is None
+            else "support_model.json"
+        )
+        return Path(__file__).resolve().parent / name
 
     @property
     def chunker(self) -> ChunkerSettings:

@@ -29,11 +29,9 @@ adds are in them.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -41,18 +39,9 @@ from qa.cite import split_claims
 from qa.language import DECLINED, INSTRUCTION
 from qa.prompt import Evidence
 from qa.records import Citation, ClaimCheck, Passage
+from qa.support import SupportModel
 from qa.tokens import numbers, terms
 
-FEATURES = (
-    "claim_terms",
-    "question_cover",
-    "missing_idf",
-    "cosine",
-    "judge",
-    "similarity",
-    "answer_min_p",
-    "answer_mean_p",
-)
 MAX_QUOTES = 3
 MIN_CLAIM_TERMS = 0.5  # share of the words a claim adds that its quotes must hold: the quotes state the claim
 
@@ -74,44 +63,6 @@ class Shown:
     @property
     def covers(self) -> frozenset[str]:
         return self.terms | self.header_terms
-
-
-@dataclass(frozen=True)
-class SupportModel:
-    """support = sigmoid(bias + Σ weight · (feature − mean) / scale); a claim is supported at >= threshold."""
-
-    weights: dict[str, float]
-    means: dict[str, float]
-    scales: dict[str, float]
-    bias: float
-    threshold: float
-    fitted_on: str = ""  # what it was fitted on, for people
-
-    def score(self, features: Mapping[str, float]) -> float:
-        z = self.bias + sum(
-            w * (features.get(name, self.means.get(name, 0.0)) - self.means.get(name, 0.0)) / self.scales.get(name, 1.0)
-            for name, w in self.weights.items()
-        )
-        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
-
-    @property
-    def features(self) -> tuple[str, ...]:
-        return tuple(name for name, w in self.weights.items() if w)
-
-    def decided_without(self, features: Mapping[str, float], name: str, low: float = 0.0, high: float = 1.0) -> bool:
-        """Whether the decision is the same whatever value in [low, high] feature `name` takes: then it
-        need not be measured (the judge costs ~1 s of model time)."""
-        if not self.weights.get(name):
-            return True
-        scores = [self.score({**features, name: value}) for value in (low, high)]
-        return min(scores) >= self.threshold or max(scores) < self.threshold
-
-    @classmethod
-    def load(cls, path: Path) -> SupportModel:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        return cls(
-            data["weights"], data["means"], data["scales"], data["bias"], data["threshold"], data.get("fitted_on", "")
-        )
 
 
 @dataclass

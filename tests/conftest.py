@@ -58,7 +58,7 @@ def _no_qa_environment(monkeypatch, request, _test_support_model):
         if name.startswith("QA_"):
             monkeypatch.delenv(name)
     if request.node.get_closest_marker("integration") is None:
-        monkeypatch.setenv("QA_SUPPORT_MODEL", str(_test_support_model))
+        monkeypatch.setenv("QA_SUPPORT_MODEL_PATH", str(_test_support_model))
 
 
 @pytest.fixture

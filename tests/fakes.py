@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from qa.support import SupportModel
 from qa.tokens import terms
-from qa.verify import SupportModel
 
 BIAS = 0  # the dimension an all-zero row is put on, so every row has unit length
 

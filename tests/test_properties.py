@@ -13,7 +13,7 @@ from index.build import build_index
 from index.chunk import chunk_document
 from index.clean import clean_corpus, normalise_lines
 from qa.records import SourceDoc
-from qa.sentences import sentence_spans
+from qa.sentences import is_anaphoric, sentence_spans
 
 from fakes import FakeEmbedder
 
@@ -44,6 +44,9 @@ WORDS = [
     "de",
     "Ülkü",
     "…",
+    "These",  # a sentence that leans on the one before: the chunker repeats that one (index/chunk.py)
+    "It",
+    "They",
 ]
 word = st.sampled_from(WORDS)
 sentence = st.builds(
@@ -64,6 +67,20 @@ line = st.one_of(
 text = st.lists(line, min_size=0, max_size=25).map("\n".join)
 
 
+def assert_every_sentence_in_one_chunk_or_two(text: str, chunks) -> None:
+    """No sentence is lost; one is in two chunks only where the second starts with it because the sentence
+    after it leans on it ("These include …"): then the chunks overlap by exactly that sentence."""
+    spans = sentence_spans(text)
+    for k, (s, e) in enumerate(spans):
+        holders = [c for c in chunks if c.start <= s and e <= c.end]
+        assert holders, text[s:e]
+        if len(holders) > 1:
+            following = text[spans[k + 1][0] : spans[k + 1][1]] if k + 1 < len(spans) else ""
+            assert len(holders) == 2 and holders[1].start == s and is_anaphoric(following), text[s:e]
+    for before, after in zip(chunks, chunks[1:]):
+        assert before.start < after.start
+
+
 @SETTINGS
 @given(text=text, target=st.integers(20, 300), spare=st.integers(0, 400))
 def test_chunks_map_back_and_never_split_a_sentence(text, target, spare):
@@ -71,11 +88,8 @@ def test_chunks_map_back_and_never_split_a_sentence(text, target, spare):
     chunks = chunk_document(doc, target_chars=target, max_chars=target + spare)
     for c in chunks:
         assert text[c.start : c.end] == c.text and c.text
-    for s, e in sentence_spans(text):
-        assert sum(c.start <= s and e <= c.end for c in chunks) == 1, text[s:e]
+    assert_every_sentence_in_one_chunk_or_two(text, chunks)
     assert [c.chunk_id for c in chunks] == [f"doc.txt#{i}" for i in range(len(chunks))]
-    for before, after in zip(chunks, chunks[1:]):
-        assert before.end <= after.start
 
 
 @SETTINGS
@@ -153,8 +167,7 @@ def test_every_sentence_of_the_cleaned_text_is_in_exactly_one_chunk(texts):
         chunks = chunk_document(doc, 80, 160)
         for c in chunks:
             assert c.text and doc.text[c.start : c.end] == c.text
-        for s, e in sentence_spans(doc.text):
-            assert sum(c.start <= s and e <= c.end for c in chunks) == 1, doc.text[s:e]
+        assert_every_sentence_in_one_chunk_or_two(doc.text, chunks)
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -47,8 +47,7 @@ def test_bm25_carries_the_34_of_57_chunk(retriever, seed_store):
 
 def test_the_75_percent_chunk_comes_first(retriever):
     passages = retriever.retrieve("What percentage of sex trafficking victims are advertised online?", k=3)
-    assert passages[0].chunk_id == "004_c02d08bf38d297e0.txt#8"
-    assert "75%" in passages[0].text
+    assert passages[0].source == "004_c02d08bf38d297e0.txt" and "75% of sex trafficking victims" in passages[0].text
 
 
 def test_passages_are_ranked_records_of_the_store(retriever, seed_store, fake_embedder):

@@ -14,8 +14,9 @@ from qa.cite import cited_text
 from qa.prompt import Evidence
 from qa.records import Passage
 from qa.settings import ROOT
+from qa.support import SupportModel
 from qa.tokens import terms
-from qa.verify import SupportModel, Tools, shown_sentences, verify
+from qa.verify import Tools, shown_sentences, verify
 
 from fakes import SUPPORT_MODEL as MODEL
 from fakes import FakeEmbedder
