@@ -24,8 +24,8 @@ from qa.sentences import split_sentences
 NAME = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")  # a word without digits: "Co-operation", "Europe's"
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")  # written in digits: "1,200", "75", "2.5"
 POSSESSIVE = re.compile(r"['’]s$")
-LATENCIES = ("retrieve_ms", "ttft_ms", "generate_ms", "total_ms")
-GENERATION_LATENCIES = {"ttft_ms", "generate_ms"}  # only measured when the model ran
+LATENCIES = ("retrieve_ms", "ttft_ms", "generate_ms", "verify_ms", "total_ms")
+GENERATION_LATENCIES = {"ttft_ms", "generate_ms", "verify_ms"}  # only measured when the model ran
 TOKENS = ("prompt_tokens", "completion_tokens")
 
 

@@ -97,6 +97,8 @@ def evaluate(args: argparse.Namespace) -> int:
     for corpus_dir, group in _by_corpus(chosen):
         settings = suite_settings(group[0], args)
         assistant = _assistant(settings)
+        if not args.retrieval_only:
+            assistant.load()  # a missing model or index stops the run here, in one line, not once per item
         for suite in group:
             if not items[suite.name]:
                 continue

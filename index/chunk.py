@@ -130,8 +130,9 @@ def _pack(
         if start < 0:
             start, end = s, e
         elif end - start >= target_chars or e - start > max_chars:
-            chunks.append((start, end))
             overlap = leans_back is not None and leans_back[i] and e - spans[i - 1][0] <= max_chars
+            if not (overlap and start == spans[i - 1][0]):  # else the chunk so far is that one sentence: grow it
+                chunks.append((start, end))
             start, end = (spans[i - 1][0] if overlap else s), e
         else:
             end = e

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from qa.errors import ModelNotFoundError
+
 FEATURES = (
     "claim_terms",
     "question_cover",
@@ -59,7 +61,18 @@ class SupportModel:
 
     @classmethod
     def load(cls, path: Path) -> SupportModel:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        return cls(
-            data["weights"], data["means"], data["scales"], data["bias"], data["threshold"], data.get("fitted_on", "")
-        )
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            return cls(
+                data["weights"],
+                data["means"],
+                data["scales"],
+                data["bias"],
+                data["threshold"],
+                data.get("fitted_on", ""),
+            )
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ModelNotFoundError(
+                f"support model {path} is missing or unreadable ({type(e).__name__}) — "
+                "set QA_SUPPORT_MODEL_PATH, or fit one with `python -m eval.calibrate`"
+            ) from e

@@ -19,7 +19,7 @@ from qa.sentences import sentence_spans
 from qa.settings import ROOT, Settings
 from qa.store import load_store
 
-from fakes import FakeEmbedder, FakeGenerator
+from fakes import SUPPORT_MODEL, FakeEmbedder, FakeGenerator
 
 CORPUS = ROOT / "tests" / "fixtures" / "injection"
 MARKER = re.compile(r"\[(\d+)\]")
@@ -51,7 +51,9 @@ def injection_store(tmp_path_factory):
 def ask(injection_store, reply: str, question: str):
     settings, store = injection_store
     generator = FakeGenerator(reply)
-    answer = Assistant(settings, embedder=FakeEmbedder(), store=store, generator=generator).ask(question)
+    answer = Assistant(
+        settings, embedder=FakeEmbedder(), store=store, generator=generator, support_model=SUPPORT_MODEL
+    ).ask(question)
     return answer, generator, store
 
 

@@ -24,7 +24,7 @@ from qa.errors import ModelNotFoundError
 from qa.settings import ROOT, Settings
 from qa.store import FILES, load_store, settings_fingerprint
 
-from fakes import FakeEmbedder, FakeGenerator
+from fakes import SUPPORT_MODEL, FakeEmbedder, FakeGenerator
 
 Q75 = "What percentage of sex trafficking victims are advertised online?"
 DOC_75 = "004_c02d08bf38d297e0.txt"
@@ -288,7 +288,9 @@ def answers_from(index_dir: Path, corpus: Path) -> None:
     assert passages[0].source == DOC_75
     generator = FakeGenerator("75% of sex trafficking victims are advertised online [1].")
     settings = Settings(corpus_dir=corpus, index_dir=index_dir)
-    answer = Assistant(settings, embedder=embedder, store=store, generator=generator).ask(Q75)
+    answer = Assistant(settings, embedder=embedder, store=store, generator=generator, support_model=SUPPORT_MODEL).ask(
+        Q75
+    )
     assert not answer.refused and answer.citations[0].source == DOC_75
 
 

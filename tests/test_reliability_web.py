@@ -25,7 +25,7 @@ from qa.settings import ROOT, Settings
 from qa.store import load_store
 from web.app import LOOPBACK, SECURITY_HEADERS, create_app
 
-from fakes import FakeEmbedder, FakeGenerator
+from fakes import SUPPORT_MODEL, FakeEmbedder, FakeGenerator
 
 HOSTILE_NAME = '"><script>alert(1)<img src=x onerror=alert(2)>.md'  # no "/": it is a file name
 HOSTILE_TEXT = (
@@ -50,7 +50,10 @@ def hostile_index(tmp_path_factory):
 def make_client(hostile_index, reply: str = "The plant in Oslo paints 40 widgets a day [1].", **app_options):
     settings, store = hostile_index
     app = create_app(
-        Assistant(settings, embedder=FakeEmbedder(), store=store, generator=FakeGenerator(reply)), **app_options
+        Assistant(
+            settings, embedder=FakeEmbedder(), store=store, generator=FakeGenerator(reply), support_model=SUPPORT_MODEL
+        ),
+        **app_options,
     )
     return app, TestClient(app, raise_server_exceptions=False)
 
@@ -245,13 +248,20 @@ def test_every_route_and_every_error_carries_the_security_headers(client):
 def test_401_and_503_carry_the_security_headers(hostile_index):
     settings, store = hostile_index
     with TestClient(
-        create_app(Assistant(settings, embedder=FakeEmbedder(), store=store, generator=FakeGenerator()), api_key=KEY)
+        create_app(
+            Assistant(
+                settings, embedder=FakeEmbedder(), store=store, generator=FakeGenerator(), support_model=SUPPORT_MODEL
+            ),
+            api_key=KEY,
+        )
     ) as c:
         r = c.get("/api/health")
         assert r.status_code == 401 and r.headers["x-content-type-options"] == "nosniff"
         assert r.headers["content-security-policy"] == SECURITY_HEADERS["Content-Security-Policy"]
     broken = Settings(corpus_dir=settings.corpus_dir, index_dir=settings.index_dir / "missing")
-    with TestClient(create_app(Assistant(broken, embedder=FakeEmbedder(), generator=FakeGenerator()))) as c:
+    with TestClient(
+        create_app(Assistant(broken, embedder=FakeEmbedder(), generator=FakeGenerator(), support_model=SUPPORT_MODEL))
+    ) as c:
         r = c.post("/api/ask", json={"question": Q})
         assert r.status_code == 503 and r.headers["x-frame-options"] == "DENY"
 

@@ -22,7 +22,7 @@ from qa.store import IndexStore, load_store
 from web.app import SECURITY_HEADERS, create_app
 from web.deps import GenerationQueue
 
-from fakes import FakeEmbedder, FakeGenerator  # tests/ is on sys.path (pytest rootdir conftest)
+from fakes import SUPPORT_MODEL, FakeEmbedder, FakeGenerator  # tests/ is on sys.path (pytest rootdir conftest)
 
 Q75 = "What percentage of sex trafficking victims are advertised online?"
 DOC_75 = "004_c02d08bf38d297e0.txt"
@@ -58,7 +58,7 @@ def generator() -> FakeGenerator:
 @pytest.fixture
 def assistant(web_index, generator) -> Assistant:
     settings, store = web_index
-    return Assistant(settings, embedder=FakeEmbedder(), store=store, generator=generator)
+    return Assistant(settings, embedder=FakeEmbedder(), store=store, generator=generator, support_model=SUPPORT_MODEL)
 
 
 def ready(client: TestClient, headers: dict[str, str] | None = None) -> TestClient:
@@ -134,7 +134,11 @@ def test_a_follow_up_searches_with_the_earlier_question(client):
 def test_an_unanswerable_question_is_refused_with_the_closest_passages(web_index, generator):
     settings, store = web_index
     strict = settings.model_copy(update={"min_similarity": 0.99})  # the fake embedder's cosines are never that high
-    with TestClient(create_app(Assistant(strict, embedder=FakeEmbedder(), store=store, generator=generator))) as c:
+    with TestClient(
+        create_app(
+            Assistant(strict, embedder=FakeEmbedder(), store=store, generator=generator, support_model=SUPPORT_MODEL)
+        )
+    ) as c:
         ready(c)
         generator.calls.clear()  # the start-up warm-up
         body = c.post("/api/ask", json={"question": "What is the capital of Australia?"}).json()
@@ -269,7 +273,10 @@ class GatedGenerator(FakeGenerator):
 def test_questions_beyond_the_waiting_limit_get_503_with_retry_after(web_index):
     settings, store = web_index
     gated = GatedGenerator()
-    app = create_app(Assistant(settings, embedder=FakeEmbedder(), store=store, generator=gated), max_waiting=1)
+    app = create_app(
+        Assistant(settings, embedder=FakeEmbedder(), store=store, generator=gated, support_model=SUPPORT_MODEL),
+        max_waiting=1,
+    )
     with TestClient(app) as c:
         ready(c)
         gated.started.clear()  # set by the start-up warm-up
@@ -295,7 +302,9 @@ def test_questions_beyond_the_waiting_limit_get_503_with_retry_after(web_index):
 def test_a_consumer_that_goes_away_stops_the_generation(web_index):
     settings, store = web_index
     gated = GatedGenerator()
-    queue = GenerationQueue(Assistant(settings, embedder=FakeEmbedder(), store=store, generator=gated))
+    queue = GenerationQueue(
+        Assistant(settings, embedder=FakeEmbedder(), store=store, generator=gated, support_model=SUPPORT_MODEL)
+    )
 
     async def consume_one_delta_then_leave():
         queue.start_loading()
@@ -322,7 +331,11 @@ def test_while_loading_questions_get_503_and_health_says_loading(web_index, gene
             super().load()
 
     with TestClient(
-        create_app(SlowAssistant(settings, embedder=FakeEmbedder(), store=store, generator=generator))
+        create_app(
+            SlowAssistant(
+                settings, embedder=FakeEmbedder(), store=store, generator=generator, support_model=SUPPORT_MODEL
+            )
+        )
     ) as c:
         health = c.get("/api/health")
         assert health.status_code == 503 and health.json()["status"] == "loading"
@@ -335,7 +348,9 @@ def test_while_loading_questions_get_503_and_health_says_loading(web_index, gene
 
 def test_a_missing_index_is_reported_as_503_saying_what_to_run(tmp_path, generator):
     settings = Settings(corpus_dir=tmp_path, index_dir=tmp_path / "no-index")
-    with TestClient(create_app(Assistant(settings, embedder=FakeEmbedder(), generator=generator))) as c:
+    with TestClient(
+        create_app(Assistant(settings, embedder=FakeEmbedder(), generator=generator, support_model=SUPPORT_MODEL))
+    ) as c:
         for _ in range(200):
             health = c.get("/api/health").json()
             if health["status"] != "loading":
@@ -488,7 +503,9 @@ def test_a_browser_that_disconnects_mid_stream_stops_the_model(web_index):
 
     settings, store = web_index
     gated = GatedGenerator()
-    app = create_app(Assistant(settings, embedder=FakeEmbedder(), store=store, generator=gated))
+    app = create_app(
+        Assistant(settings, embedder=FakeEmbedder(), store=store, generator=gated, support_model=SUPPORT_MODEL)
+    )
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
