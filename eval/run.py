@@ -24,6 +24,7 @@ import re
 import sys
 import time
 import tomllib
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -324,7 +325,7 @@ def answer_item(assistant, item: GoldItem) -> ItemResult:
         checks=tuple(answer.to_dict().get("checks", ())),
         sentences=sentences,
         faithful_sentences=faithful,
-        timings=dict(answer.timings),
+        timings={**asdict(answer.timings), **asdict(answer.usage)},  # one flat row of figures in the run file
         first_answer=first_answer,
         draft=draft,
         draft_correct=not missing_groups(draft, item.must_contain) if item.answerable and draft else None,

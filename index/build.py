@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,7 @@ from index.clean import clean_corpus
 from index.load import Skipped, load_corpus
 from qa.embed import Embedder
 from qa.errors import CorpusError, IndexMismatchError, QAError
-from qa.records import Chunk, ChunkerSettings  # noqa: F401  (ChunkerSettings: re-exported for callers)
+from qa.records import Chunk, ChunkerSettings, Manifest  # noqa: F401  (ChunkerSettings: re-exported for callers)
 from qa.store import check_manifest, load_store, read_manifest, save_store, settings_fingerprint
 
 EMBED_BATCH = 256  # texts per call: progress granularity (the embedder batches within)
@@ -69,7 +69,7 @@ def build_index(
         )
     docs = clean_corpus(raw_docs, chunker.boilerplate_min_lines)
     chunks = chunk_corpus(docs, chunker.chunk_chars, chunker.chunk_max_chars)
-    fingerprint = settings_fingerprint(embedder.name, embedder.dim, asdict(chunker))
+    fingerprint = settings_fingerprint(embedder.name, embedder.dim, chunker)
 
     old_files, old_vectors = ({}, {}) if rebuild else _previous(index_dir, fingerprint)
     new_files = {d.source: d.file_hash for d in docs}
@@ -94,7 +94,7 @@ def build_index(
     )
 
 
-def _previous(index_dir: Path, fingerprint: dict) -> tuple[dict[str, str], dict[str, np.ndarray]]:
+def _previous(index_dir: Path, fingerprint: Manifest) -> tuple[dict[str, str], dict[str, np.ndarray]]:
     """The old index's file hashes and vectors by chunk hash; nothing if there is no usable old index."""
     try:
         manifest = read_manifest(index_dir)
@@ -110,7 +110,7 @@ def _previous(index_dir: Path, fingerprint: dict) -> tuple[dict[str, str], dict[
         store = load_store(index_dir)
     except QAError:
         return {}, {}  # a damaged old index is simply rebuilt
-    return manifest.get("files", {}), dict(zip(store.embedded_hashes, store.vectors))
+    return manifest.files, dict(zip(store.embedded_hashes, store.vectors))
 
 
 def _embed(

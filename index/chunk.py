@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from index.metadata import extract_metadata, is_date_key
-from qa.records import Chunk, SourceDoc
+from qa.records import Chunk, Metadata, SourceDoc
 from qa.sentences import code_blocks, code_lines, heading, is_anaphoric, sentence_spans
 
 TITLE_SEPARATOR = " › "
@@ -26,7 +26,7 @@ class Section:
     title: str
     start: int  # offsets into the document's cleaned text
     end: int
-    metadata: dict[str, str]
+    metadata: Metadata
 
 
 def chunk_corpus(docs: list[SourceDoc], target_chars: int = 500, max_chars: int = 900) -> list[Chunk]:
@@ -81,7 +81,7 @@ def find_sections(doc: SourceDoc) -> list[Section]:
         else:
             section_title = doc.title if is_preamble or not title else lines[first]
         # a preamble before the first dated section (a site menu, a page header) is not dated by it
-        metadata = (dict(doc.metadata) if len(starts) == 1 else {}) if is_preamble else fields
+        metadata = (doc.metadata if len(starts) == 1 else Metadata()) if is_preamble else fields
         sections.append(Section(section_title, offsets[first], offsets[last] - 1, metadata))
     return sections
 

@@ -3,7 +3,7 @@
 extract_metadata(["Press release", "Steady progress made in national efforts",
                   "- Date:", "- Place:", "- VIENNA", "VIENNA, 18 July 2022 – While ..."])
 == ("Steady progress made in national efforts",
-    {"content_type": "Press release", "place": "Vienna", "date": "18 July 2022"})
+    Metadata(content_type="Press release", date="18 July 2022", place="Vienna"))
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from qa.language import MONTHS
+from qa.records import Metadata
 
 KEYS = {
     "date": "date",
@@ -43,7 +44,7 @@ def is_date_key(line: str) -> bool:
     return key is not None and key[0] == "date"
 
 
-def extract_metadata(lines: list[str]) -> tuple[str, dict[str, str]]:
+def extract_metadata(lines: list[str]) -> tuple[str, Metadata]:
     """(title, fields) for one document or section; fields only holds what was found."""
     fields: dict[str, str] = {}
     i = 0
@@ -74,7 +75,7 @@ def extract_metadata(lines: list[str]) -> tuple[str, dict[str, str]]:
     title, before = _title(lines)
     if before and "content_type" not in fields:
         fields["content_type"] = before
-    return title, fields
+    return title, Metadata.from_dict(fields)
 
 
 def _title(lines: list[str]) -> tuple[str, str]:

@@ -21,7 +21,7 @@ from qa.errors import (
     ModelNotFoundError,
     QAError,
 )
-from qa.records import Answer, Citation, ClaimCheck, Passage
+from qa.records import Answer, Citation, ClaimCheck, Metadata, Passage, Timings, Turn, Usage
 
 if TYPE_CHECKING:
     from qa.assistant import Assistant
@@ -39,6 +39,10 @@ __all__ = [
     "Citation",
     "ClaimCheck",
     "Passage",
+    "Metadata",
+    "Timings",
+    "Turn",
+    "Usage",
     "QAError",
     "BadQuestionError",
     "IndexNotBuiltError",

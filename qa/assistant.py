@@ -14,12 +14,12 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from qa.cite import cited_text
 from qa.embed import CachingEmbedder, Embedder
 from qa.evidence import select_evidence
-from qa.generate import Generator
+from qa.generate import Generator, Stream
 from qa.prompt import (
     Evidence,
     Prompt,
@@ -31,14 +31,13 @@ from qa.prompt import (
     read_extract,
 )
 from qa.questions import (
-    Turn,
     check_question,
     previous_turn,
     restated_question,
     split_question,
     standalone_query,
 )
-from qa.records import Answer, Catalog, ClaimCheck, DocumentSummary, Passage, SourceDoc
+from qa.records import Answer, Catalog, ClaimCheck, DocumentSummary, Passage, SourceDoc, Timings, Turn, Usage
 from qa.refuse import REFUSAL_TEXT, answer_refusal, retrieval_refusal
 from qa.settings import Settings
 from qa.store import IndexStore, load_store, settings_fingerprint
@@ -61,6 +60,7 @@ class Part:
     refusal: str = ""
     picks: list[tuple[int, int, int]] | None = None  # extract mode: the sentences the model chose
     confidence: list[tuple[str, float]] = field(default_factory=list)  # the raw draft, piece by piece
+    usage: Usage = Usage()
 
 
 class Assistant:
@@ -107,7 +107,7 @@ class Assistant:
         with self._lock:
             if self._store is None:
                 s = self.settings
-                expected = settings_fingerprint(embedder.name, embedder.dim, asdict(s.chunker))
+                expected = settings_fingerprint(embedder.name, embedder.dim, s.chunker)
                 self._store = load_store(s.index_dir, expected)
             return self._store
 
@@ -145,9 +145,7 @@ class Assistant:
             DocumentSummary(d.source, d.title, counts[d.source], d.metadata)
             for d in sorted(store.docs.values(), key=lambda d: d.source)
         ]
-        return Catalog(
-            self.generator.name, self.embedder.name, store.manifest.get("built_at", ""), len(store.chunks), documents
-        )
+        return Catalog(self.generator.name, self.embedder.name, store.manifest.built_at, len(store.chunks), documents)
 
     def document(self, source: str) -> SourceDoc | None:
         """The cleaned text of one indexed document (citation offsets index into it), by its name in the index."""
@@ -177,25 +175,17 @@ class Assistant:
         self.load()  # first call only: keeps model loading out of the timings
         started = time.perf_counter()
         turn = previous_turn(history or [])
-        timings = {
-            "retrieve_ms": 0.0,
-            "prompt_ms": 0.0,
-            "generate_ms": 0.0,
-            "verify_ms": 0.0,
-            "prompt_tokens": 0,
-            "completion_tokens": 0,
-        }
+        spent = dict.fromkeys(("retrieve_ms", "prompt_ms", "generate_ms", "verify_ms"), 0.0)  # summed over parts
         parts, previous = [], turn
         for i, text in enumerate(split_question(question)):
             part = Part(text)
-            for delta in self._answer_part(part, previous, timings, started):
+            for delta in self._answer_part(part, previous, spent, started):
                 yield ("\n" + delta) if i and len(part.draft) == len(delta) else delta  # parts a line apart
             parts.append(part)
             previous = Turn(text, "")  # a second part leans on the first ("…, and who holds it in 2025?")
-        timings["total_ms"] = _ms(started)
-        yield join_parts(question, parts, timings)
+        yield join_parts(question, parts, Timings(**spent, total_ms=_ms(started)))
 
-    def _answer_part(self, part: Part, turn: Turn, timings: dict, started: float) -> Iterator[str]:
+    def _answer_part(self, part: Part, turn: Turn, timings: dict[str, float], started: float) -> Iterator[str]:
         """Retrieve, generate and verify one (sub-)question, streaming the draft; fills in `part`."""
         s = self.settings
         t0 = time.perf_counter()
@@ -230,13 +220,14 @@ class Assistant:
         build = build_extract_prompt if self.settings.answer_mode == "extract" else build_prompt
         return build(asked, part.evidence, shown_turn.question, shown_turn.answer)
 
-    def _generate(self, part: Part, prompt: Prompt, timings: dict, started: float) -> Iterator[str]:
+    def _generate(self, part: Part, prompt: Prompt, timings: dict[str, float], started: float) -> Iterator[str]:
         """Stream the draft (in the extract mode, only its answer, not the picks) and keep its confidence."""
         extract = self.settings.answer_mode == "extract"
         t0 = time.perf_counter()
         raw, pieces = "", []
         grammar = extract_grammar() if extract else None
-        for delta in self.generator.generate(prompt.messages, self.settings.max_tokens, grammar):
+        stream = Stream(self.generator.generate(prompt.messages, self.settings.max_tokens, grammar))
+        for delta in stream:
             raw += delta
             pieces.append(delta)
             timings.setdefault("ttft_ms", _ms(started))
@@ -246,10 +237,9 @@ class Assistant:
                 yield new
         if extract:
             part.picks, part.draft = read_extract(prompt, raw)
-        part.confidence = list(zip(pieces, getattr(self.generator, "last_probabilities", [])))
+        part.confidence = list(zip(pieces, stream.generation.probabilities))
+        part.usage = stream.generation.usage
         timings["generate_ms"] += _ms(t0)
-        for key in ("prompt_tokens", "completion_tokens"):
-            timings[key] += self.generator.last_usage.get(key, 0)
 
     def _tools(self) -> Tools:
         def judge(question: str, text: str) -> float:
@@ -265,7 +255,7 @@ class Assistant:
         )
 
 
-def join_parts(question: str, parts: list[Part], timings: dict) -> Answer:
+def join_parts(question: str, parts: list[Part], timings: Timings) -> Answer:
     """One Answer from the parts: each supported part's verified text with its citations (passages numbered
     across parts), a refused part said so; refused as a whole when no part is supported."""
     passages: list[Passage] = []
@@ -278,10 +268,12 @@ def join_parts(question: str, parts: list[Part], timings: dict) -> Answer:
         citations += cited
     query = " | ".join(p.query for p in parts)
     draft = "\n".join(p.draft for p in parts)
-    timings.setdefault("ttft_ms", 0.0)
+    usage = sum((p.usage for p in parts), Usage())
     if all(p.refusal for p in parts):
-        return Answer(question, REFUSAL_TEXT, [], passages, True, timings, query, parts[0].refusal, checks, draft)
-    return Answer(question, " ".join(texts), citations, passages, False, timings, query, "", checks, draft)
+        return Answer(
+            question, REFUSAL_TEXT, [], passages, True, timings, query, parts[0].refusal, checks, draft, usage
+        )
+    return Answer(question, " ".join(texts), citations, passages, False, timings, query, "", checks, draft, usage)
 
 
 def _ms(since: float) -> float:

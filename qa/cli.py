@@ -176,7 +176,7 @@ def _stream_to_terminal(assistant, question: str, history: list[dict[str, str]])
         elif live:
             print(f"\033[2m{event}\033[0m", end="", flush=True)
     assert answer is not None
-    if live and answer.timings.get("completion_tokens"):
+    if live and answer.usage.completion_tokens:
         print()
     print(format_answer(answer))
     return answer
@@ -199,9 +199,9 @@ def format_answer(answer: Answer) -> str:
             lines.append(f"  {i}. {p.source} ({p.similarity:.2f}): {snippet}…")
     t = answer.timings
     lines.append(
-        f"\n[retrieval {t.get('retrieve_ms', 0):.0f} ms · first token {t.get('ttft_ms', 0) / 1000:.1f} s · "
-        f"verification {t.get('verify_ms', 0) / 1000:.1f} s · total {t.get('total_ms', 0) / 1000:.1f} s · "
-        f"{t.get('prompt_tokens', 0)} prompt tokens]"
+        f"\n[retrieval {t.retrieve_ms:.0f} ms · first token {t.ttft_ms / 1000:.1f} s · "
+        f"verification {t.verify_ms / 1000:.1f} s · total {t.total_ms / 1000:.1f} s · "
+        f"{answer.usage.prompt_tokens} prompt tokens]"
     )
     return "\n".join(lines)
 

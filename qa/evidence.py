@@ -100,5 +100,5 @@ def passage_header(passage: Passage, limit: int = HEADER_WORDS) -> str:
     title = f"{parts[0]} › {parts[-1]}" if len(parts) > 2 else passage.title
     words = title.split()
     title = " ".join(words[:limit]) + (" …" if len(words) > limit else "")
-    date = passage.metadata.get("date", "")
+    date = passage.metadata.date
     return f"{title} ({date})" if date else title

@@ -2,7 +2,8 @@
 
 generator = LlamaCppGenerator(Path("data/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"))
 "".join(generator.generate(prompt.messages))  # "Only 34 of the 57 signatories … [1]"
-generator.last_usage == {"prompt_tokens": 231, "completion_tokens": 19}
+stream = Stream(generator.generate(prompt.messages)); text = "".join(stream)
+stream.generation.usage == Usage(prompt_tokens=231, completion_tokens=19)  # what the generate() call returned
 generator.yes_probability(judge_messages)  # 0.93: P("yes") of the reply's first token, against "no"
 """
 
@@ -13,6 +14,7 @@ import functools
 import math
 import os
 import threading
+from collections.abc import Generator as Deltas
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
@@ -21,22 +23,39 @@ import numpy as np
 
 from qa.errors import ModelNotFoundError
 from qa.language import NO_WORDS, YES_WORDS
+from qa.records import Generation, Usage
 
 
 class Generator(Protocol):
     name: str
-    last_usage: dict[str, int]
 
     def generate(
         self, messages: list[dict[str, str]], max_tokens: int = 96, grammar: str | None = None
-    ) -> Iterator[str]:
-        """Yield text deltas; greedy (temperature 0), so the same prompt gives the same answer. `grammar`
-        (GBNF) constrains the reply's form."""
+    ) -> Deltas[str, None, Generation]:
+        """Yield text deltas, then return the Generation (usage, per-delta probabilities); greedy
+        (temperature 0), so the same prompt gives the same answer. `grammar` (GBNF) constrains the reply."""
         ...
 
     def yes_probability(self, messages: list[dict[str, str]]) -> float:
         """P(the reply starts with "yes"), against "no": a yes/no question scored, not sampled."""
         ...
+
+
+class Stream:
+    """Iterates a generation's deltas and keeps what the generate() call returned once they run out.
+
+    stream = Stream(generator.generate(messages))
+    text = "".join(stream); stream.generation.usage.completion_tokens
+    """
+
+    def __init__(self, deltas: Deltas[str, None, Generation] | Iterator[str]) -> None:
+        self._deltas = deltas
+        self.generation = Generation()  # until the deltas are exhausted (or when the generator returns none)
+
+    def __iter__(self) -> Iterator[str]:
+        returned = yield from self._deltas
+        if isinstance(returned, Generation):
+            self.generation = returned
 
 
 class LlamaCppGenerator:
@@ -47,8 +66,6 @@ class LlamaCppGenerator:
 
         self.name = Path(model_path).name
         self.n_ctx = n_ctx
-        self.last_usage: dict[str, int] = {"prompt_tokens": 0, "completion_tokens": 0}
-        self.last_probabilities: list[float] = []  # per delta of the last generation
         self._lock = threading.Lock()  # one generation at a time per model instance
         with _quiet_stderr():
             try:
@@ -71,9 +88,9 @@ class LlamaCppGenerator:
 
     def generate(
         self, messages: list[dict[str, str]], max_tokens: int = 96, grammar: str | None = None
-    ) -> Iterator[str]:
-        """Also records, for each delta, the probability the model gave the token it chose (greedy: its
-        most likely one), in `last_probabilities`: how sure the model was of what it wrote."""
+    ) -> Deltas[str, None, Generation]:
+        """Returns, with the usage, for each delta the probability the model gave the token it chose (greedy:
+        its most likely one): how sure the model was of what it wrote."""
         from llama_cpp import LogitsProcessorList
 
         chosen: list[float] = []
@@ -84,8 +101,7 @@ class LlamaCppGenerator:
             return logits
 
         with self._lock:
-            completion, seen = 0, 0
-            self.last_probabilities = []
+            completion, seen, probabilities = 0, 0, []
             stream = self._llm.create_chat_completion(
                 messages=messages,
                 temperature=0.0,
@@ -100,15 +116,13 @@ class LlamaCppGenerator:
                     delta = chunk["choices"][0]["delta"].get("content")
                     if delta:
                         completion += 1
-                        self.last_probabilities.append(min(chosen[seen:], default=chosen[-1] if chosen else 1.0))
+                        probabilities.append(min(chosen[seen:], default=chosen[-1] if chosen else 1.0))
                         seen = len(chosen)
                         yield delta
             finally:
                 stream.close()
-                self.last_usage = {
-                    "prompt_tokens": max(0, self._llm.n_tokens - completion),
-                    "completion_tokens": completion,
-                }
+            usage = Usage(max(0, self._llm.n_tokens - completion), completion)
+        return Generation(usage, tuple(probabilities))
 
     def yes_probability(self, messages: list[dict[str, str]]) -> float:
         """One decoding step: the next-token logits are read through a logits processor (the public way in

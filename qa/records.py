@@ -1,12 +1,15 @@
 """Typed, frozen records that cross stage boundaries.
 
 SourceDoc --chunk--> Chunk --retrieve--> Passage --verify--> ClaimCheck, Citation --refuse--> Answer
+Metadata rides on documents, chunks and passages; Manifest describes a saved index; Generation (Usage and
+token probabilities) is what the generator returns after its deltas; Timings and Usage travel with an Answer.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 
@@ -25,13 +28,38 @@ class ChunkerSettings:
 
 
 @dataclass(frozen=True)
+class Metadata:
+    """What a document or a news item says about itself; "" where it says nothing.
+
+    Metadata.from_dict({"date": "18 July 2022", "place": "Vienna"}).date == "18 July 2022"
+    """
+
+    content_type: str = ""  # "Press release"
+    date: str = ""  # "18 July 2022", as written
+    place: str = ""
+    publisher: str = ""
+    office: str = ""
+    topic: str = ""
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, str]) -> Metadata:
+        """From a saved or extracted mapping; keys it does not know are ignored (older or newer indexes)."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: str(v) for k, v in values.items() if k in known})
+
+    def to_dict(self) -> dict[str, str]:
+        """Only the fields that are set: {"date": "18 July 2022"}."""
+        return {k: v for k, v in asdict(self).items() if v}
+
+
+@dataclass(frozen=True)
 class SourceDoc:
     """One document of the corpus; `text` is raw after loading, cleaned after `clean()`."""
 
     source: str  # path relative to the corpus root, e.g. "002_1544d809993e5293.txt"
     text: str
     title: str = ""
-    metadata: dict[str, str] = field(default_factory=dict)  # date, place, content_type, ...
+    metadata: Metadata = Metadata()
     file_hash: str = ""  # hash of the file's bytes, for incremental re-indexing
 
 
@@ -48,12 +76,12 @@ class Chunk:
     text: str
     start: int
     end: int
-    metadata: dict[str, str] = field(default_factory=dict)
+    metadata: Metadata = Metadata()
 
     @property
     def embed_text(self) -> str:
         """What is embedded and searched: title and date give a chunk its context ("who spoke in 2024")."""
-        date = self.metadata.get("date", "")
+        date = self.metadata.date
         header = f"{self.title} ({date})" if self.title and date else self.title or date
         return f"{header}\n{self.text}" if header else self.text
 
@@ -74,7 +102,7 @@ class Passage:
     similarity: float = 0.0  # cosine similarity of question and chunk embedding
     start: int = 0
     end: int = 0
-    metadata: dict[str, str] = field(default_factory=dict)
+    metadata: Metadata = Metadata()
 
 
 @dataclass(frozen=True)
@@ -109,20 +137,86 @@ class ClaimCheck:
 
 
 @dataclass(frozen=True)
+class Usage:
+    """Tokens one generation (or one answer, summed) cost."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(self.prompt_tokens + other.prompt_tokens, self.completion_tokens + other.completion_tokens)
+
+
+@dataclass(frozen=True)
+class Generation:
+    """What `Generator.generate` returns once its deltas are exhausted: the tokens it cost and, per delta,
+    the probability the model gave the token it chose (greedy: its most likely one); () when unknown."""
+
+    usage: Usage = Usage()
+    probabilities: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Where an answer's time went, in milliseconds; ttft_ms is the time to its first streamed delta."""
+
+    retrieve_ms: float = 0.0
+    prompt_ms: float = 0.0
+    generate_ms: float = 0.0
+    verify_ms: float = 0.0
+    ttft_ms: float = 0.0
+    total_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class Turn:
+    """The last question of a conversation and the answer it got."""
+
+    question: str = ""
+    answer: str = ""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a saved index was built from and holds; checked on load against the running settings."""
+
+    format_version: int
+    embedding_model: str
+    dim: int
+    chunker: ChunkerSettings
+    built_at: str = ""
+    files: dict[str, str] = field(default_factory=dict)  # source -> hash of the file's bytes
+    n_chunks: int = 0
+    index_type: str = ""
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> Manifest:
+        """From manifest.json; raises KeyError or TypeError when a required field is missing or malformed."""
+        known = {f.name for f in fields(cls)}
+        row = {k: v for k, v in values.items() if k in known}
+        return cls(**{**row, "chunker": ChunkerSettings(**row["chunker"])})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class Answer:
     question: str
     text: str
     citations: list[Citation]
     passages: list[Passage]
     refused: bool
-    timings: dict[str, float]
+    timings: Timings
     search_query: str = ""  # the standalone question that was searched for (sub-questions joined by " | ")
     refusal_reason: str = ""
     checks: list[ClaimCheck] = field(default_factory=list)  # every claim of the draft, supported or not
     draft: str = ""  # the model's own text, before verification
+    usage: Usage = Usage()
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """JSON-ready; passages' metadata only with the fields that are set."""
+        return {**asdict(self), "passages": [{**asdict(p), "metadata": p.metadata.to_dict()} for p in self.passages]}
 
 
 @dataclass(frozen=True)
@@ -132,7 +226,7 @@ class DocumentSummary:
     source: str
     title: str
     chunks: int
-    metadata: dict[str, str] = field(default_factory=dict)
+    metadata: Metadata = Metadata()
 
 
 @dataclass(frozen=True)

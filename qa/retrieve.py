@@ -72,7 +72,7 @@ class HybridRetriever:
         ranking = []
         for i in dict.fromkeys(candidates):
             chunk = self.store.chunks[i]
-            if years <= set(YEAR.findall(f"{chunk.metadata.get('date', '')} {chunk.text}")):
+            if years <= set(YEAR.findall(f"{chunk.metadata.date} {chunk.text}")):
                 ranking.append(i)
         return ranking
 

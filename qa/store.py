@@ -14,14 +14,14 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexNotBuiltError
-from qa.records import Chunk, SourceDoc
+from qa.records import Chunk, ChunkerSettings, Manifest, Metadata, SourceDoc
 
 FORMAT_VERSION = 2  # 2: chunk rows carry the hash of their embedded text
 APPROXIMATE_ABOVE = 50_000  # chunks; above this an HNSW index replaces exact search
@@ -30,7 +30,7 @@ FILES = ("manifest.json", "docs.jsonl", "chunks.jsonl", "vectors.npy", "faiss.in
 
 @dataclass
 class IndexStore:
-    manifest: dict[str, Any]
+    manifest: Manifest
     docs: dict[str, SourceDoc]
     chunks: list[Chunk]
     vectors: np.ndarray  # (len(chunks), dim), unit rows
@@ -46,9 +46,9 @@ class IndexStore:
         return self.faiss_index.search(np.ascontiguousarray(query_vectors, dtype=np.float32), k)
 
 
-def settings_fingerprint(embedding_model: str, dim: int, chunker: dict[str, int]) -> dict[str, Any]:
-    """The manifest fields that must match between the saved index and the running settings."""
-    return {"format_version": FORMAT_VERSION, "embedding_model": embedding_model, "dim": dim, "chunker": chunker}
+def settings_fingerprint(embedding_model: str, dim: int, chunker: ChunkerSettings) -> Manifest:
+    """A manifest of what the running settings would build: the fields `check_manifest` compares."""
+    return Manifest(FORMAT_VERSION, embedding_model, dim, chunker)
 
 
 def build_faiss_index(vectors: np.ndarray) -> Any:
@@ -65,8 +65,8 @@ def build_faiss_index(vectors: np.ndarray) -> Any:
 
 
 def save_store(
-    index_dir: Path, fingerprint: dict[str, Any], docs: list[SourceDoc], chunks: list[Chunk], vectors: np.ndarray
-) -> dict[str, Any]:
+    index_dir: Path, fingerprint: Manifest, docs: list[SourceDoc], chunks: list[Chunk], vectors: np.ndarray
+) -> Manifest:
     """Write the whole store to a temporary folder beside index_dir, then swap it into place."""
     import faiss
 
@@ -75,19 +75,19 @@ def save_store(
     tmp = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.tmp-{os.getpid()}-", dir=index_dir.parent))
     try:
         faiss_index = build_faiss_index(vectors)
-        manifest = {
-            **fingerprint,
-            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "files": {d.source: d.file_hash for d in docs},
-            "n_chunks": len(chunks),
-            "index_type": type(faiss_index).__name__,
-        }
-        _write_jsonl(tmp / "docs.jsonl", (asdict(d) for d in docs))
+        manifest = replace(
+            fingerprint,
+            built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            files={d.source: d.file_hash for d in docs},
+            n_chunks=len(chunks),
+            index_type=type(faiss_index).__name__,
+        )
+        _write_jsonl(tmp / "docs.jsonl", (_row(d) for d in docs))
         # each row keeps the hash of the text its vector was made from, for incremental re-indexing
-        _write_jsonl(tmp / "chunks.jsonl", ({**asdict(c), "hash": c.hash} for c in chunks))
+        _write_jsonl(tmp / "chunks.jsonl", ({**_row(c), "hash": c.hash} for c in chunks))
         np.save(tmp / "vectors.npy", vectors.astype(np.float32))
         faiss.write_index(faiss_index, str(tmp / "faiss.index"))
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))  # written last
+        (tmp / "manifest.json").write_text(json.dumps(manifest.to_dict(), indent=2, ensure_ascii=False))  # written last
         _swap_into_place(tmp, index_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -125,23 +125,28 @@ def _running(pid: int) -> bool:
     return True
 
 
+def _row(record: SourceDoc | Chunk) -> dict[str, Any]:
+    """A record as a JSON row, its metadata only with the fields that are set."""
+    return {**asdict(record), "metadata": record.metadata.to_dict()}
+
+
 def _write_jsonl(path: Path, rows: Any) -> None:
     with path.open("w", encoding="utf-8") as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-def read_manifest(index_dir: Path) -> dict[str, Any] | None:
+def read_manifest(index_dir: Path) -> Manifest | None:
     path = _live_dir(index_dir) / "manifest.json"
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return Manifest.from_dict(json.loads(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         raise IndexCorruptError(f"index manifest {path} is unreadable ({e}) — run `qa index --rebuild`") from e
 
 
-def load_store(index_dir: Path, expected: dict[str, Any] | None = None) -> IndexStore:
+def load_store(index_dir: Path, expected: Manifest | None = None) -> IndexStore:
     """Load and check the store; a missing, damaged or mismatched one is an error saying what to run."""
     manifest = read_manifest(index_dir)
     if manifest is None:
@@ -152,10 +157,10 @@ def load_store(index_dir: Path, expected: dict[str, Any] | None = None) -> Index
     try:
         import faiss
 
-        docs = [SourceDoc(**row) for row in _read_jsonl(live / "docs.jsonl")]
+        docs = [SourceDoc(**_with_metadata(row)) for row in _read_jsonl(live / "docs.jsonl")]
         rows = _read_jsonl(live / "chunks.jsonl")
         embedded_hashes = [row.pop("hash") for row in rows]
-        chunks = [Chunk(**row) for row in rows]
+        chunks = [Chunk(**_with_metadata(row)) for row in rows]
         vectors = np.load(live / "vectors.npy")
         faiss_index = faiss.read_index(str(live / "faiss.index"))
     except (OSError, EOFError, ValueError, TypeError, RuntimeError, KeyError) as e:
@@ -164,18 +169,20 @@ def load_store(index_dir: Path, expected: dict[str, Any] | None = None) -> Index
         ) from e
     by_source = {d.source: d for d in docs}
     if not (
-        len(chunks) == len(vectors) == faiss_index.ntotal == manifest.get("n_chunks")
-        and set(by_source) == set(manifest.get("files", {}))
+        len(chunks) == len(vectors) == faiss_index.ntotal == manifest.n_chunks
+        and set(by_source) == set(manifest.files)
         and all(c.source in by_source and by_source[c.source].text[c.start : c.end] == c.text for c in chunks)
     ):  # an emptied docs.jsonl parses fine, and would fail later on every answer that cites it
         raise IndexCorruptError(f"index at {index_dir} is inconsistent — run `qa index --rebuild`")
     return IndexStore(manifest, by_source, chunks, vectors, faiss_index, embedded_hashes)
 
 
-def check_manifest(manifest: dict[str, Any], expected: dict[str, Any]) -> None:
-    for key, want in expected.items():
-        have = manifest.get(key)
+def check_manifest(manifest: Manifest, expected: Manifest) -> None:
+    """The fields that decide what the vectors mean must match; when and from what it was built need not."""
+    for key in ("format_version", "embedding_model", "dim", "chunker"):
+        have, want = getattr(manifest, key), getattr(expected, key)
         if have != want:
+            have, want = (asdict(v) if key == "chunker" else v for v in (have, want))
             raise IndexMismatchError(
                 f"index was built with {key}={have!r} but the settings ask for {want!r} — run `qa index --rebuild`"
             )
@@ -187,6 +194,10 @@ def _live_dir(index_dir: Path) -> Path:
     if not (index_dir / "manifest.json").exists() and (old / "manifest.json").exists():
         return old
     return index_dir
+
+
+def _with_metadata(row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "metadata": Metadata.from_dict(row.get("metadata") or {})}
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:

@@ -224,7 +224,7 @@ def measure(
     asked = set(terms(question))
     context = set().union(
         *(
-            set(terms(f"{p.title} {p.metadata.get('date', '')} {p.text}"))
+            set(terms(f"{p.title} {p.metadata.date} {p.text}"))
             for p in {passages[q.n - 1].chunk_id: passages[q.n - 1] for q in quotes}.values()
         )
     )
@@ -291,7 +291,7 @@ def shown_sentences(evidence: list[Evidence], passages: list[Passage]) -> list[S
     for block in evidence:
         passage = passages[block.n - 1]
         header_terms = frozenset(terms(block.header))
-        header_numbers = frozenset(numbers(f"{block.header} {passage.metadata.get('date', '')}"))
+        header_numbers = frozenset(numbers(f"{block.header} {passage.metadata.date}"))
         for start, end in block.spans:
             text = passage.text[start - passage.start : end - passage.start]
             if not text or INSTRUCTION.search(text):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -101,7 +101,7 @@ def seed_index(tmp_path_factory) -> BuiltIndex:
 
 @pytest.fixture(scope="session")
 def seed_store(seed_index) -> IndexStore:
-    expected = settings_fingerprint(FakeEmbedder.name, FakeEmbedder.dim, asdict(ChunkerSettings()))
+    expected = settings_fingerprint(FakeEmbedder.name, FakeEmbedder.dim, ChunkerSettings())
     return load_store(seed_index.index_dir, expected)
 
 

@@ -8,10 +8,12 @@ embedder.embed(["34 of the 57 signatories"]).shape == (1, 64)     # unit rows, f
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from collections.abc import Generator as Deltas
 
 import numpy as np
 
+from qa.records import Generation, Usage
 from qa.support import SupportModel
 from qa.tokens import terms
 
@@ -70,20 +72,20 @@ class FakeGenerator:
 
     def __init__(self, reply: Reply = "The documents do not say.") -> None:
         self.reply = reply
-        self.last_usage: dict[str, int] = {"prompt_tokens": 0, "completion_tokens": 0}
         self.calls: list[list[dict[str, str]]] = []  # the messages of each call
         self.judged: list[list[dict[str, str]]] = []  # the messages of each yes/no question
         self.judge: float | None = None  # a fixed P(yes), or None for the word-overlap judge
 
     def generate(
         self, messages: list[dict[str, str]], max_tokens: int = 96, grammar: str | None = None
-    ) -> Iterator[str]:
+    ) -> Deltas[str, None, Generation]:
+        """The reply in word-sized pieces, then its usage (prompt words as tokens) and no probabilities."""
         self.calls.append(messages)
         text = self.reply(messages) if callable(self.reply) else self.reply
         pieces = _pieces(text)
         yield from pieces
         prompt_words = sum(len(m["content"].split()) for m in messages)
-        self.last_usage = {"prompt_tokens": prompt_words, "completion_tokens": len(pieces)}
+        return Generation(Usage(prompt_words, len(pieces)))
 
     def yes_probability(self, messages: list[dict[str, str]]) -> float:
         """A judge by word overlap: the share of the question's terms that the text holds (0.05..0.95)."""

@@ -18,6 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # fakes.py, when run as a script or imported
 
+from qa.generate import Stream  # noqa: E402
+
 from fakes import FakeEmbedder, FakeGenerator  # noqa: E402
 
 
@@ -34,9 +36,11 @@ class SlowGenerator(FakeGenerator):
         self.token_seconds = token_seconds
 
     def generate(self, messages, max_tokens=96, grammar=None):
-        for piece in super().generate(messages, max_tokens):
+        stream = Stream(super().generate(messages, max_tokens))
+        for piece in stream:
             time.sleep(self.token_seconds)
             yield piece
+        return stream.generation
 
 
 def build_app(work_dir: Path, token_seconds: float, **app_options):

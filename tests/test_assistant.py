@@ -76,7 +76,7 @@ def test_low_similarity_refuses_without_generating(settings, fake_embedder, seed
     answer = assistant.ask("What does the OSCE say about trafficking?")  # only common words of the corpus
     assert answer.refused and answer.refusal_reason == "low_similarity"
     assert answer.passages and fake_generator.calls == []
-    assert answer.timings["completion_tokens"] == 0
+    assert answer.usage.completion_tokens == 0
 
 
 def test_a_rare_word_found_in_a_passage_outweighs_low_similarity(settings, fake_embedder, seed_store, fake_generator):
@@ -169,7 +169,7 @@ def test_ask_stream_yields_text_deltas_then_one_answer(assistant, fake_generator
     assert "".join(deltas) == fake_generator.reply
     assert isinstance(final, Answer) and not final.refused and final.citations
     assert sum(isinstance(e, Answer) for e in events) == 1
-    assert final.timings["completion_tokens"] == len(deltas)
+    assert final.usage.completion_tokens == len(deltas)
 
 
 def test_a_refusal_after_streaming_still_ends_with_one_answer(assistant, fake_generator):
@@ -187,7 +187,7 @@ def test_answers_serialise(assistant):
 def test_the_assistant_loads_and_checks_the_store_itself(settings, fake_embedder, fake_generator):
     assistant = Assistant(settings, embedder=fake_embedder, generator=fake_generator)
     assert not assistant.ask(Q34).refused
-    assert assistant.store.manifest["embedding_model"] == "fake-hash-embedder"
+    assert assistant.store.manifest.embedding_model == "fake-hash-embedder"
 
 
 def test_the_assistant_refuses_an_index_built_with_other_settings(settings, fake_embedder, fake_generator):
@@ -241,7 +241,7 @@ def test_every_claim_of_the_draft_is_in_the_answer_with_its_support(assistant, f
         "Its budget was set by Parliament",
     ]
     assert "budget" not in answer.text  # an unsupported claim is not shown as part of the answer
-    assert answer.timings["verify_ms"] >= 0
+    assert answer.timings.verify_ms >= 0
 
 
 def test_the_second_part_of_a_split_question_streams_on_a_new_line(assistant, fake_generator):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -102,7 +101,7 @@ def test_deleting_a_file_drops_its_chunks(built_index, n_chunks):
     report = build_index(built_index.corpus_dir, built_index.index_dir, built_index.embedder)
     store = load_store(built_index.index_dir)
     assert report.deleted == [NEWS] and report.embedded == 0 and built_index.embedder.embedded == n_chunks
-    assert NEWS not in store.docs and NEWS not in store.manifest["files"]
+    assert NEWS not in store.docs and NEWS not in store.manifest.files
     assert chunk_ids(store, NEWS) == [] and report.chunks == len(store.chunks) < n_chunks
     assert_vectors_are_fresh(store)
 
@@ -133,7 +132,7 @@ def test_other_chunker_settings_need_a_rebuild(built_index, n_chunks):
     assert files(built_index.index_dir) == before
     report = build_index(built_index.corpus_dir, built_index.index_dir, built_index.embedder, other, rebuild=True)
     store = load_store(built_index.index_dir)
-    assert store.manifest["chunker"] == asdict(other)
+    assert store.manifest.chunker == other
     assert report.chunks == len(store.chunks) > n_chunks
     assert max(len(c.text) for c in store.chunks) <= 900
 
@@ -145,7 +144,7 @@ def test_another_embedder_needs_a_rebuild(built_index):
     with pytest.raises(IndexMismatchError, match="embedding_model"):
         build_index(built_index.corpus_dir, built_index.index_dir, OtherEmbedder())
     build_index(built_index.corpus_dir, built_index.index_dir, OtherEmbedder(), rebuild=True)
-    assert load_store(built_index.index_dir).manifest["embedding_model"] == "another-model"
+    assert load_store(built_index.index_dir).manifest.embedding_model == "another-model"
 
 
 def test_empty_corpus_is_an_error_and_keeps_the_old_index(built_index, n_chunks):
@@ -206,7 +205,7 @@ def test_an_unreadable_manifest_is_rebuilt(built_index, n_chunks):
     (built_index.index_dir / "manifest.json").write_text('{"format')
     report = build_index(built_index.corpus_dir, built_index.index_dir, built_index.embedder)
     assert report.embedded == report.chunks == n_chunks
-    assert load_store(built_index.index_dir).manifest["n_chunks"] == n_chunks
+    assert load_store(built_index.index_dir).manifest.n_chunks == n_chunks
 
 
 def test_a_corpus_that_cleans_to_nothing_builds_an_empty_index(tmp_path, fake_embedder):

@@ -7,7 +7,7 @@ import pytest
 from index.chunk import chunk_corpus, chunk_document, find_sections
 from index.clean import clean_corpus
 from index.load import load_corpus
-from qa.records import SourceDoc
+from qa.records import Metadata, SourceDoc
 from qa.sentences import is_anaphoric, sentence_spans
 from qa.settings import ROOT
 
@@ -78,10 +78,10 @@ def test_headline_with_date_line_starts_a_section():
         "First item headline about the report\nPublishing date: 15 March 2022\nFirst body.\n"
         "Second item headline about the meeting\nPublishing date: 4 March 2022\nSecond body."
     )
-    doc = SourceDoc("news.txt", text, title="Newsroom page", metadata={"date": "1 January 2022"})
+    doc = SourceDoc("news.txt", text, title="Newsroom page", metadata=Metadata(date="1 January 2022"))
     sections = find_sections(doc)
-    assert [(s.title, s.metadata.get("date")) for s in sections] == [
-        ("Newsroom page", None),  # the preamble keeps the document's title, but no item's date
+    assert [(s.title, s.metadata.date) for s in sections] == [
+        ("Newsroom page", ""),  # the preamble keeps the document's title, but no item's date
         ("First item headline about the report", "15 March 2022"),
         ("Second item headline about the meeting", "4 March 2022"),
     ]
@@ -89,8 +89,10 @@ def test_headline_with_date_line_starts_a_section():
 
 
 def test_a_document_without_sections_keeps_its_metadata():
-    doc = SourceDoc("note.txt", "A plain note.\nWith two lines.", title="Note", metadata={"date": "1 January 2022"})
-    assert [(s.title, s.metadata) for s in find_sections(doc)] == [("Note", {"date": "1 January 2022"})]
+    doc = SourceDoc(
+        "note.txt", "A plain note.\nWith two lines.", title="Note", metadata=Metadata(date="1 January 2022")
+    )
+    assert [(s.title, s.metadata) for s in find_sections(doc)] == [("Note", Metadata(date="1 January 2022"))]
 
 
 def test_empty_document_has_no_chunks():
@@ -164,23 +166,25 @@ def test_each_news_item_is_its_own_unit(clean_seeds, seed_chunks):
 def test_news_items_carry_their_own_dates(clean_seeds):
     sections = {s.title: s for s in find_sections(clean_seeds[NEWS])}
     policies = sections["New policies needed to combat trafficking in the internet era, according to OSCE study"]
-    assert policies.metadata["date"] == "15 February 2022"
-    assert policies.metadata["content_type"] == "Press release"
-    assert sections["OSCE launches report on Ensuring Justice for Victims of Trafficking in Human Beings"].metadata == {
+    assert policies.metadata.date == "15 February 2022"
+    assert policies.metadata.content_type == "Press release"
+    assert sections[
+        "OSCE launches report on Ensuring Justice for Victims of Trafficking in Human Beings"
+    ].metadata.to_dict() == {
         "date": "15 March 2022",
         "content_type": "News",
         "office": "OSCE Mission to Bosnia and Herzegovina",
         "topic": "Combating trafficking in human beings",
     }
     tashkent = next(s for title, s in sections.items() if title.startswith("Tashkent"))
-    assert tashkent.metadata["date"] == "28 February 2022"
+    assert tashkent.metadata.date == "28 February 2022"
 
 
 def test_the_75_percent_sentence_is_in_a_chunk_titled_by_its_item(seed_chunks):
     holder = next(c for c in seed_chunks if "75% of sex trafficking victims" in c.text)
     assert holder.source == NEWS
     assert holder.title.startswith("New policies needed to combat trafficking")
-    assert holder.metadata["date"] == "15 February 2022"
+    assert holder.metadata.date == "15 February 2022"
 
 
 def test_chunk_hash_changes_with_title_and_text():
@@ -201,4 +205,4 @@ def test_markdown_heading_is_the_section_title_whatever_the_body():
 
 def test_markdown_heading_is_not_a_content_type():
     sections = find_sections(SourceDoc("notes.md", KNOWN, title="Notes"))
-    assert [s.metadata.get("content_type") for s in sections] == [None, None]
+    assert [s.metadata.content_type for s in sections] == ["", ""]

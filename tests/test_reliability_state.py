@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -283,7 +282,7 @@ def answers_from(index_dir: Path, corpus: Path) -> None:
     from qa.retrieve import HybridRetriever
 
     embedder = FakeEmbedder()
-    store = load_store(index_dir, settings_fingerprint(embedder.name, embedder.dim, asdict(ChunkerSettings())))
+    store = load_store(index_dir, settings_fingerprint(embedder.name, embedder.dim, ChunkerSettings()))
     passages = HybridRetriever(store, embedder).retrieve(Q75, 5, embedder.embed([Q75])[0])
     assert passages[0].source == DOC_75
     generator = FakeGenerator("75% of sex trafficking victims are advertised online [1].")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import numpy as np
 import pytest
@@ -13,6 +13,7 @@ import pytest
 import index.build
 from index.build import ChunkerSettings, build_index
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexNotBuiltError
+from qa.records import Manifest
 from qa.store import FILES, load_store, read_manifest, settings_fingerprint
 
 from fakes import FailingEmbedder, FakeEmbedder
@@ -20,8 +21,8 @@ from fakes import FailingEmbedder, FakeEmbedder
 CHUNKER = asdict(ChunkerSettings())
 
 
-def expected(name: str = FakeEmbedder.name, dim: int = FakeEmbedder.dim, **chunker) -> dict:
-    return settings_fingerprint(name, dim, {**CHUNKER, **chunker})
+def expected(name: str = FakeEmbedder.name, dim: int = FakeEmbedder.dim, **chunker) -> Manifest:
+    return settings_fingerprint(name, dim, ChunkerSettings(**{**CHUNKER, **chunker}))
 
 
 def snapshot(index_dir) -> dict[str, bytes]:
@@ -31,9 +32,9 @@ def snapshot(index_dir) -> dict[str, bytes]:
 def test_a_built_store_loads_and_matches(built_index):
     store = load_store(built_index.index_dir, expected())
     assert sorted(os.listdir(built_index.index_dir)) == sorted(FILES)
-    assert len(store.chunks) == len(store.vectors) == store.faiss_index.ntotal == store.manifest["n_chunks"]
+    assert len(store.chunks) == len(store.vectors) == store.faiss_index.ntotal == store.manifest.n_chunks
     assert store.chunks[0].chunk_id == "000_d2af82de5b2a880a.txt#0"
-    assert set(store.docs) == set(store.manifest["files"]) == {p.name for p in built_index.corpus_dir.iterdir()}
+    assert set(store.docs) == set(store.manifest.files) == {p.name for p in built_index.corpus_dir.iterdir()}
     assert np.allclose(np.linalg.norm(store.vectors, axis=1), 1.0)
     for c in store.chunks:
         assert store.docs[c.source].text[c.start : c.end] == c.text
@@ -57,7 +58,7 @@ def test_missing_index_is_not_built(tmp_path):
         (expected(dim=384), "dim"),
         (expected(chunk_chars=300), "chunker"),
         (expected(boilerplate_min_lines=5), "chunker"),
-        ({**expected(), "format_version": 999}, "format_version"),
+        (replace(expected(), format_version=999), "format_version"),
     ],
 )
 def test_mismatched_settings_say_to_rebuild(built_index, fingerprint, field):

@@ -96,7 +96,7 @@ def test_health_reports_the_model_and_the_index_size(client, web_index):
     assert body["status"] == "ready" and body["ready"] is True
     assert body["model"] == "fake-generator" and body["embedding_model"] == "fake-hash-embedder"
     assert (body["chunks"], body["files"]) == (len(store.chunks), 6)
-    assert body["built_at"] == store.manifest["built_at"]
+    assert body["built_at"] == store.manifest.built_at
 
 
 def test_ask_returns_the_answer_with_quotes_that_are_the_source_text(client, web_index):
@@ -461,7 +461,7 @@ def test_documents_are_listed_as_json_and_html(client, web_index):
     body = client.get("/api/documents").json()
     assert [d["source"] for d in body["documents"]] == sorted(store.docs)
     assert sum(d["chunks"] for d in body["documents"]) == body["chunks"] == len(store.chunks)
-    assert body["built_at"] == store.manifest["built_at"]
+    assert body["built_at"] == store.manifest.built_at
     page = client.get("/documents").text
     assert all(f'href="/sources/{source}"' in page for source in store.docs)
     assert "&lt;script&gt;" in page or "<script>alert" not in page

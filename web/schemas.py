@@ -74,7 +74,7 @@ class DocumentList(BaseModel):
     @classmethod
     def from_catalog(cls, catalog: Catalog) -> DocumentList:
         documents = [
-            DocumentInfo(source=d.source, title=d.title, chunks=d.chunks, metadata=d.metadata)
+            DocumentInfo(source=d.source, title=d.title, chunks=d.chunks, metadata=d.metadata.to_dict())
             for d in catalog.documents
         ]
         return cls(
@@ -147,8 +147,7 @@ def completion_id() -> str:
 
 
 def usage(answer: Answer) -> dict[str, int]:
-    prompt = int(answer.timings.get("prompt_tokens", 0))
-    completion = int(answer.timings.get("completion_tokens", 0))
+    prompt, completion = answer.usage.prompt_tokens, answer.usage.completion_tokens
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
