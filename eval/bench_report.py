@@ -20,7 +20,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from eval.metrics import percentile
+from eval.aggregate import percentile
 from eval.report import write_run_files
 
 # (metric key, label, comparison, limit, unit): the targets of issue 6.

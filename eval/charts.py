@@ -12,7 +12,7 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-from eval.metrics import percentile
+from eval.aggregate import percentile
 
 PASS, WARN, FAIL = "#1a7f37", "#bf8700", "#cf222e"
 RATES = (  # what "pass" means for a type: answered correctly, or refused where the documents hold no answer

@@ -1,16 +1,14 @@
-"""Metrics: deterministic scores of one answered gold item (ItemResult) and their aggregation, no LLM judge.
+"""Metrics: deterministic scores of one answered gold item (ItemResult), no LLM judge.
 
     answer_correct("It was 18 July 2022 [1].", False, (("18 July 2022", "July 18, 2022"),)) is True
     recall_at_k(["b.txt", "a.txt"], {"a.txt"}, k=1) == 0.0
-    aggregate(results)["retrieval.recall@5"] == 0.99; aggregate(results)["by_type.list.answer.accuracy"] == 0.75
 
 Relevance is by gold source file, so re-chunking the index does not invalidate the gold set. Keys are flat
-(`answer.accuracy`, `citation.precision`, `latency.total_ms.p95`); `answer.accuracy` is the primary metric.
+(`answer.accuracy`, `citation.precision`, `latency.total_ms.p95`); eval/aggregate.py sums them up over a group.
 """
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -231,139 +229,6 @@ def diagnose(r: ItemResult) -> list[str]:
     if not r.refused and r.faithful_sentences < r.sentences:
         why.append(f"unfaithful: {r.sentences - r.faithful_sentences}/{r.sentences} sentences")
     return why
-
-
-# Aggregation ---------------------------------------------------------------------------------------------
-
-
-def mean(values: Iterable[float]) -> float | None:
-    values = list(values)
-    return sum(values) / len(values) if values else None
-
-
-def percentile(values: Iterable[float], q: float) -> float | None:
-    """Linear interpolation between closest ranks (numpy's default): percentile([1, 2, 3, 4], 50) == 2.5."""
-    ordered = sorted(values)
-    if not ordered:
-        return None
-    position = (len(ordered) - 1) * q / 100
-    low, high = math.floor(position), math.ceil(position)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
-def aggregate(results: Sequence[ItemResult]) -> dict[str, float]:
-    """Every metric overall, then per question type as `by_type.<type>.<metric>` and per finer label as
-    `by_kind.<kind>.<metric>`."""
-    metrics = summarize(results)
-    for kind in sorted({r.type for r in results}):
-        group = [r for r in results if r.type == kind]
-        metrics.update({f"by_type.{kind}.{key}": value for key, value in summarize(group).items()})
-    for label in sorted({r.kind for r in results if r.kind}):
-        group = [r for r in results if r.kind == label]
-        metrics.update({f"by_kind.{label}.{key}": value for key, value in summarize(group).items()})
-    return metrics
-
-
-def summarize(results: Sequence[ItemResult]) -> dict[str, float]:
-    """The metrics of one group of results; a metric with no item to measure it on is left out."""
-    answerable = [r for r in results if r.answerable]
-    answered = [r for r in results if r.answered]
-    values: dict[str, float | None] = {"count.items": len(results)}
-    values["retrieval.recall@1"] = mean(recall_at_k(r.retrieved, set(r.gold_sources), 1) for r in answerable)
-    values["retrieval.recall@5"] = mean(recall_at_k(r.retrieved, set(r.gold_sources), 5) for r in answerable)
-    values["retrieval.mrr@10"] = mean(reciprocal_rank(r.retrieved, set(r.gold_sources), 10) for r in answerable)
-    if answered:
-        values.update(_answer_metrics(answered))
-    return {key: round(value, 4) for key, value in values.items() if value is not None}
-
-
-def _answer_metrics(answered: Sequence[ItemResult]) -> dict[str, float | None]:
-    answerable = [r for r in answered if r.answerable]
-    to_refuse = [r for r in answered if not r.answerable]
-    cited = [r for r in answerable if not r.refused and not r.error]
-    not_refused = [r for r in answered if not r.refused and not r.error]
-    checks = [c.valid for r in not_refused for c in r.citations]
-    sentences = sum(r.sentences for r in not_refused)
-    values: dict[str, float | None] = {
-        "count.errors": sum(bool(r.error) for r in answered),
-        "answer.accuracy": mean(r.correct for r in answerable),
-        "answer.correct_cited": mean(r.correct_cited for r in answerable),
-        "citation.precision": mean(file_precision(set(r.cited_files), set(r.gold_sources)) for r in cited),
-        "citation.recall": mean(file_recall(set(r.cited_files), set(r.gold_sources)) for r in cited),
-        "citation.file_accuracy": mean(file_accurate(set(r.cited_files), set(r.gold_sources)) for r in cited),
-        "citation.quote_validity": mean(checks),
-        "refusal.accuracy": mean(r.refused for r in to_refuse),
-        "refusal.false_rate": mean(r.refused for r in answerable),
-        "verification.false_support": mean(r.falsely_supported for r in to_refuse),
-        # of correct, cited answers: the quotes themselves state the gold answer (every must_contain group)
-        "citation.quote_states_answer": mean(not r.quotes_missing for r in cited if r.correct and r.citations),
-        "faithfulness": sum(r.faithful_sentences for r in not_refused) / sentences if sentences else None,
-    }
-    ok = [r for r in answered if not r.error]
-    generated = [r for r in ok if r.timings.get("generate_ms", 0) > 0]
-    for name in LATENCIES:
-        timed = [r.timings[name] for r in (generated if name in GENERATION_LATENCIES else ok) if name in r.timings]
-        values[f"latency.{name}.p50"] = percentile(timed, 50)
-        values[f"latency.{name}.p95"] = percentile(timed, 95)
-    for name in TOKENS:
-        values[f"tokens.{name}.mean"] = mean(r.timings.get(name, 0) for r in generated)
-    return values
-
-
-# Gate and comparison -------------------------------------------------------------------------------------
-
-
-def check_thresholds(
-    metrics: dict[str, float], floors: dict[str, float], ceilings: dict[str, float], prefixes: tuple[str, ...] = ("",)
-) -> list[str]:
-    """One line per threshold not met; only metrics whose key starts with one of `prefixes` are checked.
-
-    check_thresholds({"answer.accuracy": 0.8}, {"answer.accuracy": 0.85}, {}) ==
-        ["answer.accuracy = 0.8000 is below the floor 0.85"]
-    """
-    failures = []
-    for bounds, below in ((floors, True), (ceilings, False)):
-        for key, bound in bounds.items():
-            if not key.startswith(prefixes):
-                continue
-            value = metrics.get(key)
-            if value is None:
-                failures.append(f"{key} was not measured (threshold {bound})")
-            elif below and value < bound:
-                failures.append(f"{key} = {value:.4f} is below the floor {bound}")
-            elif not below and value > bound:
-                failures.append(f"{key} = {value:.4f} is above the ceiling {bound}")
-    return failures
-
-
-def outcome_changes(previous: Sequence[dict[str, Any]], current: Sequence[dict[str, Any]]) -> list[str]:
-    """The items (by id, in both runs) whose pass/fail or refusal changed, one line each.
-
-    outcome_changes([{"id": "a", "passed": True, "refused": False}], [{"id": "a", "passed": False,
-        "refused": True, "question": "Q?"}]) == ["a: pass -> FAIL, answered -> refused  Q?"]
-    """
-    before = {item["id"]: item for item in previous}
-    lines = []
-    for item in current:
-        old = before.get(item["id"])
-        if old is None:
-            continue
-        parts = []
-        if old.get("passed") != item.get("passed"):
-            parts.append(f"{_outcome(old.get('passed'))} -> {_outcome(item.get('passed'))}")
-        if None not in (old.get("refused"), item.get("refused")) and old["refused"] != item["refused"]:
-            parts.append(f"{_refusal(old.get('refused'))} -> {_refusal(item.get('refused'))}")
-        if parts:
-            lines.append(f"{item['id']}: {', '.join(parts)}  {item.get('question', '')}".rstrip())
-    return lines
-
-
-def _outcome(passed: bool | None) -> str:
-    return "n/a" if passed is None else "pass" if passed else "FAIL"
-
-
-def _refusal(refused: bool | None) -> str:
-    return "refused" if refused else "answered"
 
 
 def _name_key(word: str) -> str:

@@ -23,47 +23,20 @@ import os
 import re
 import sys
 import time
-import tomllib
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from eval.aggregate import aggregate
+from eval.ask import check_sources, run_items, select_items
 from eval.dataset import CORPORA, GoldError, GoldItem, Suite, load_suite, suites
-from eval.metrics import (
-    CitationCheck,
-    ItemResult,
-    aggregate,
-    check_thresholds,
-    faithfulness_counts,
-    missing_groups,
-    outcome_changes,
-    quote_valid,
-)
+from eval.gate import EvalError, apply_gate, load_thresholds, outcome_changes, overall_status, print_outcome
+from eval.metrics import ItemResult
 from eval.report import write_reports
 from qa.errors import QAError
 
 EVAL_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = EVAL_DIR / "results"
 THRESHOLDS_PATH = EVAL_DIR / "thresholds.toml"
-RETRIEVAL_K = 10
-SUMMARY_KEYS = (  # (label, metric key, scale)
-    ("answer_acc", "answer.accuracy", 1),
-    ("correct_cited", "answer.correct_cited", 1),
-    ("cite_file", "citation.file_accuracy", 1),
-    ("quote_valid", "citation.quote_validity", 1),
-    ("refusal", "refusal.accuracy", 1),
-    ("false_refusal", "refusal.false_rate", 1),
-    ("false_support", "verification.false_support", 1),
-    ("recall@5", "retrieval.recall@5", 1),
-    ("faithfulness", "faithfulness", 1),
-    ("p50_s", "latency.total_ms.p50", 1000),
-    ("p95_s", "latency.total_ms.p95", 1000),
-)
-RETRIEVAL_SUMMARY_KEYS = (
-    ("recall@1", "retrieval.recall@1", 1),
-    ("recall@5", "retrieval.recall@5", 1),
-    ("mrr@10", "retrieval.mrr@10", 1),
-)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,10 +46,6 @@ def main(argv: list[str] | None = None) -> int:
     except (QAError, GoldError, EvalError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-
-
-class EvalError(ValueError):
-    """A bad option or input file of the eval (thresholds, previous results)."""
 
 
 def evaluate(args: argparse.Namespace) -> int:
@@ -92,33 +61,7 @@ def evaluate(args: argparse.Namespace) -> int:
     previous = load_previous(args.compare, args.retrieval_only) if args.compare else None  # fail early, not after
     name, created = run_name(args.model, args.profile, args.retrieval_only), time.strftime("%Y-%m-%dT%H:%M:%S%z")
     started, load_before = time.perf_counter(), _load_average()
-
-    results: list[ItemResult] = []
-    summaries: list[dict[str, Any]] = []
-    for corpus_dir, group in _by_corpus(chosen):
-        settings = suite_settings(group[0], args)
-        assistant = _assistant(settings)
-        if not args.retrieval_only:
-            assistant.load()  # a missing model or index stops the run here, in one line, not once per item
-        for suite in group:
-            if not items[suite.name]:
-                continue
-            _check_sources(items[suite.name], set(assistant.store.docs))
-            found = run_items(assistant, items[suite.name], args.retrieval_only, suite.name)
-            results += found
-            metrics = aggregate(found)
-            subset = len(found) < len(gold[suite.name])
-            gate, failures = apply_gate(metrics, tables.get(suite.name, {}), args, subset, suite.split)
-            summaries.append(
-                {
-                    "name": suite.name,
-                    "corpus_dir": str(corpus_dir),
-                    "items": len(found),
-                    "of": len(gold[suite.name]),
-                    "metrics": metrics,
-                    "gate": {"status": gate, "failures": failures},
-                }
-            )
+    results, summaries = run_suites(chosen, gold, items, tables, args)
     records = [r.to_dict() for r in results]
     failures = [f"{s['name']}: {f}" for s in summaries for f in s["gate"]["failures"]]
     run = {
@@ -131,7 +74,7 @@ def evaluate(args: argparse.Namespace) -> int:
         "duration_s": round(time.perf_counter() - started, 1),
         "machine": {"cpus": os.cpu_count(), "load_average_before": load_before, "load_average_after": _load_average()},
         "suites": summaries,
-        "gate": {"status": _overall_status(summaries), "failures": failures},
+        "gate": {"status": overall_status(summaries), "failures": failures},
         "compare": None
         if previous is None
         else {"previous": str(args.compare), "changes": outcome_changes(previous, records)},
@@ -141,6 +84,46 @@ def evaluate(args: argparse.Namespace) -> int:
         print(f"wrote {path}", file=sys.stderr)
     print_outcome(run)
     return 1 if failures else 0
+
+
+def run_suites(
+    chosen: list[Suite],
+    gold: dict[str, list[GoldItem]],
+    items: dict[str, list[GoldItem]],
+    tables: dict[str, dict[str, dict[str, float]]],
+    args: argparse.Namespace,
+) -> tuple[list[ItemResult], list[dict[str, Any]]]:
+    """Every item's result, and per suite its metrics and gate; each corpus's index and models load once."""
+    results: list[ItemResult] = []
+    summaries: list[dict[str, Any]] = []
+    for corpus_dir, group in _by_corpus(chosen):
+        assistant = _assistant(suite_settings(group[0], args))
+        if not args.retrieval_only:
+            assistant.load()  # a missing model or index stops the run here, in one line, not once per item
+        for suite in (s for s in group if items[s.name]):
+            check_sources(items[suite.name], set(assistant.store.docs))
+            found = run_items(assistant, items[suite.name], args.retrieval_only, suite.name)
+            results += found
+            metrics = aggregate(found)
+            gate, failures = apply_gate(
+                metrics,
+                tables.get(suite.name, {}),
+                no_gate=args.no_gate,
+                retrieval_only=args.retrieval_only,
+                subset=len(found) < len(gold[suite.name]),
+                split=suite.split,
+            )
+            summaries.append(
+                {
+                    "name": suite.name,
+                    "corpus_dir": str(corpus_dir),
+                    "items": len(found),
+                    "of": len(gold[suite.name]),
+                    "metrics": metrics,
+                    "gate": {"status": gate, "failures": failures},
+                }
+            )
+    return results, summaries
 
 
 def selected_suites(args: argparse.Namespace) -> list[Suite]:
@@ -180,196 +163,10 @@ def _names(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
-def _overall_status(summaries: list[dict[str, Any]]) -> str:
-    statuses = {s["gate"]["status"] for s in summaries}
-    if "failed" in statuses:
-        return "failed"
-    return "passed" if "passed" in statuses else next(iter(statuses), "skipped (nothing run)")
-
-
 def _settings_record(args: argparse.Namespace) -> dict[str, Any]:
     from qa.settings import Settings
 
     return Settings.for_corpus(model_path=args.model, model_profile=args.profile).model_dump(mode="json")
-
-
-def apply_gate(
-    metrics: dict[str, float], table: dict[str, dict[str, float]], args: argparse.Namespace, subset: bool, split: str
-) -> tuple[str, list[str]]:
-    """(status, failures) of one suite. Floors apply to the test split (dev is for tuning); a subset run is
-    not gated, as a handful of questions says little about a floor."""
-    if args.no_gate:
-        return "skipped (--no-gate)", []
-    if subset:
-        return "skipped (only part of the gold set was run)", []
-    if not table:
-        return f"skipped (no thresholds for the {split} split)", []
-    floors, ceilings = table.get("floors", {}), table.get("ceilings", {})
-    failures = check_thresholds(metrics, floors, ceilings, ("retrieval.",) if args.retrieval_only else ("",))
-    return ("failed" if failures else "passed"), failures
-
-
-def print_outcome(run: dict[str, Any]) -> None:
-    """Changed questions, gate failures (one line each), then a SUMMARY line per suite, last."""
-    if run["compare"] is not None:
-        changes = run["compare"]["changes"]
-        print(f"{len(changes)} question(s) changed outcome versus {run['compare']['previous']}")
-        for line in changes:
-            print(f"CHANGED {line}")
-    for line in run["gate"]["failures"]:
-        print(f"GATE FAIL {line}")
-    for suite in run["suites"]:
-        if suite["gate"]["status"].startswith("skipped"):
-            print(f"gate {suite['name']}: {suite['gate']['status']}", file=sys.stderr)
-    for suite in run["suites"]:
-        print(summary_line(suite["metrics"], run["mode"] == "retrieval-only", suite["name"]))
-
-
-def select_items(items: list[GoldItem], ids: str | None, limit: int | None) -> list[GoldItem]:
-    """The items named by --ids (in gold order), then the first --limit of them."""
-    if ids:
-        wanted = {i.strip() for i in ids.split(",") if i.strip()}
-        items = [item for item in items if item.id in wanted]
-    return items[:limit] if limit is not None else items
-
-
-def run_items(assistant, items: list[GoldItem], retrieval_only: bool, label: str = "eval") -> list[ItemResult]:
-    from tqdm import tqdm
-
-    results: list[ItemResult] = []
-    bar = tqdm(
-        items, desc=f"{label} retrieval" if retrieval_only else label, unit="q", file=sys.stderr, dynamic_ncols=True
-    )
-    for item in bar:
-        result = retrieve_item(assistant, item) if retrieval_only else answer_item(assistant, item)
-        results.append(result)
-        passed = [r.passed for r in results if r.passed is not None]
-        bar.set_postfix(passed=f"{sum(passed)}/{len(passed)}", refresh=False)
-    return results
-
-
-def retrieve_item(assistant, item: GoldItem) -> ItemResult:
-    """Retrieval only: the same standalone query the assistant would search for, top 10 passages."""
-    from qa.questions import standalone_query
-
-    query = standalone_query(item.question, item.previous)
-    passages = assistant.retriever.retrieve(query, k=RETRIEVAL_K)
-    retrieved = tuple(p.source for p in passages)
-    return ItemResult(
-        item.id,
-        item.type,
-        item.turns,
-        item.answerable,
-        item.sources,
-        query,
-        retrieved,
-        kind=item.kind,
-        suite=item.suite,
-    )
-
-
-def answer_item(assistant, item: GoldItem) -> ItemResult:
-    """Ask the question (a conversation's first turn first), then score the answer and its retrieval."""
-    first_answer, history = "", []
-    base = dict(
-        id=item.id,
-        type=item.type,
-        turns=item.turns,
-        answerable=item.answerable,
-        gold_sources=item.sources,
-        kind=item.kind,
-        suite=item.suite,
-    )
-    try:
-        if item.previous:
-            first_answer = assistant.ask(item.previous).text
-            history = [{"role": "user", "content": item.previous}, {"role": "assistant", "content": first_answer}]
-        answer, draft = ask_with_draft(assistant, item.question, history)
-        retrieved = assistant.retriever.retrieve(answer.search_query, k=RETRIEVAL_K)
-    except Exception as e:  # one broken item must not lose the other 89; it is reported and fails
-        print(f"\nerror on {item.id}: {type(e).__name__}: {e}", file=sys.stderr)
-        return ItemResult(
-            **base,
-            search_query="",
-            retrieved=(),
-            answer="",
-            first_answer=first_answer,
-            error=f"{type(e).__name__}: {e}",
-        )
-    docs = assistant.store.docs
-    citations = tuple(
-        CitationCheck(
-            c.n,
-            c.source,
-            c.quote,
-            c.start,
-            c.end,
-            c.source in docs and quote_valid(c.quote, docs[c.source].text, c.start, c.end),
-        )
-        for c in answer.citations
-    )
-    faithful, sentences = (0, 0) if answer.refused else faithfulness_counts(answer.text, [c.quote for c in citations])
-    return ItemResult(
-        **base,
-        search_query=answer.search_query,
-        retrieved=tuple(p.source for p in retrieved),
-        answer=answer.text,
-        refused=answer.refused,
-        refusal_reason=answer.refusal_reason,
-        passages=tuple(p.source for p in answer.passages),
-        citations=citations,
-        missing=missing_groups(answer.text, item.must_contain) if item.answerable else (),
-        quotes_missing=missing_groups(" ".join(c.quote for c in citations), item.must_contain)
-        if item.answerable and citations
-        else (),
-        checks=tuple(answer.to_dict().get("checks", ())),
-        sentences=sentences,
-        faithful_sentences=faithful,
-        timings={**asdict(answer.timings), **asdict(answer.usage)},  # one flat row of figures in the run file
-        first_answer=first_answer,
-        draft=draft,
-        draft_correct=not missing_groups(draft, item.must_contain) if item.answerable and draft else None,
-    )
-
-
-def ask_with_draft(assistant, question: str, history: list[dict[str, str]]):
-    """(Answer, the model's raw text): the draft shows what a refusal or a dropped citation replaced."""
-    from qa.records import Answer
-
-    draft, answer = "", None
-    for event in assistant.ask_stream(question, history):
-        if isinstance(event, Answer):
-            answer = event
-        else:
-            draft += event
-    if answer is None:
-        raise RuntimeError("ask_stream ended without an Answer")
-    return answer, draft
-
-
-def load_thresholds(path: Path) -> dict[str, dict[str, dict[str, float]]]:
-    """{suite: {"floors": {...}, "ceilings": {...}}} of a thresholds file; anything else is an error.
-
-    A table per suite: [floors."seeds/test"], [ceilings."seeds/test"]."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as e:
-        raise EvalError(f"cannot read thresholds {path}: {e}") from None
-    unknown = set(data) - {"floors", "ceilings"}
-    if unknown:
-        raise EvalError(f'{path}: unknown table(s) {sorted(unknown)}; use [floors."<suite>"] and [ceilings."<suite>"]')
-    tables: dict[str, dict[str, dict[str, float]]] = {}
-    for name in ("floors", "ceilings"):
-        for suite, table in data.get(name, {}).items():
-            bad = (
-                [k for k, v in table.items() if isinstance(v, bool) or not isinstance(v, int | float)]
-                if isinstance(table, dict)
-                else [suite]
-            )
-            if bad:
-                raise EvalError(f'{path}: [{name}."{suite}"] values must be numbers: {", ".join(bad)}')
-            tables.setdefault(suite, {})[name] = {k: float(v) for k, v in table.items()}
-    return tables
 
 
 def load_previous(path: Path, retrieval_only: bool) -> list[dict[str, Any]]:
@@ -390,16 +187,6 @@ def load_previous(path: Path, retrieval_only: bool) -> list[dict[str, Any]]:
     return items
 
 
-def summary_line(metrics: dict[str, float], retrieval_only: bool = False, suite: str = "") -> str:
-    """SUMMARY seeds/test answer_acc=0.91 … p95_s=6.0 (metrics not measured show as n/a)."""
-    parts = []
-    for label, key, scale in RETRIEVAL_SUMMARY_KEYS if retrieval_only else SUMMARY_KEYS:
-        value = metrics.get(key)
-        shown = "n/a" if value is None else f"{value / scale:.1f}" if scale != 1 else f"{value:.2f}"
-        parts.append(f"{label}={shown}")
-    return "SUMMARY " + (f"{suite} " if suite else "") + " ".join(parts)
-
-
 def model_name(model: Path | None, profile: str = "default") -> str:
     """The chat model's file name without .gguf, known without loading it."""
     from qa.assemble import PROFILES
@@ -417,13 +204,6 @@ def run_name(model: Path | None, profile: str, retrieval_only: bool) -> str:
 def _load_average() -> list[float] | None:
     """1/5/15-minute load: latency figures mean little if other jobs shared the CPU."""
     return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
-
-
-def _check_sources(items: list[GoldItem], indexed: set[str]) -> None:
-    """Gold files missing from the index would silently score 0: stop instead."""
-    missing = sorted({s for item in items for s in item.sources} - indexed)
-    if missing:
-        raise GoldError(f"gold source(s) not in the index: {', '.join(missing)} — wrong --corpus or --index?")
 
 
 def _parser() -> argparse.ArgumentParser:

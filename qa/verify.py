@@ -5,9 +5,7 @@ what was asked?
     checks[0].supported, checks[0].quotes[0].quote   # True, "Another glaring problem … 34 of the 57 …"
 
 A claim is a stretch of the draft ending at a sentence end or a citation marker (qa/cite.py). Its quotes are
-the fewest shown sentences (up to three) that hold what the claim adds to the question, the model's own
-passage first on ties; quotes never come from text the model did not see, nor from text that talks to a
-model (prompt injection). Features of (question, claim, quotes):
+the fewest shown sentences (up to three) that hold what the claim adds to the question (qa/quotes.py). Features of (question, claim, quotes):
 
     claim_terms     share of the words the claim adds to the question found in the quotes or their headers
     question_cover  IDF-weighted share of the question's words found in the quotes' passages
@@ -36,33 +34,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from qa.cite import split_claims
-from qa.language import DECLINED, INSTRUCTION
+from qa.language import DECLINED
 from qa.prompt import Evidence
+from qa.quotes import Shown, pick_quotes, quote_text, shown_sentences
 from qa.records import Citation, ClaimCheck, Passage
 from qa.support import SupportModel
 from qa.tokens import numbers, terms
 
-MAX_QUOTES = 3
 MIN_CLAIM_TERMS = 0.5  # share of the words a claim adds that its quotes must hold: the quotes state the claim
-
-
-@dataclass(frozen=True)
-class Shown:
-    """A sentence the model was shown, under its passage's header."""
-
-    n: int  # passage number, as in the prompt
-    start: int  # offsets into the cleaned source
-    end: int
-    text: str
-    header: str
-    terms: frozenset[str]
-    numbers: frozenset[str]
-    header_terms: frozenset[str]
-    header_numbers: frozenset[str]
-
-    @property
-    def covers(self) -> frozenset[str]:
-        return self.terms | self.header_terms
 
 
 @dataclass
@@ -154,7 +133,7 @@ def prepare(
         return Pending(question, claim, cited, [], {}, "declined")
     if not new_terms:
         return Pending(question, claim, cited, [], {}, "restates the question")
-    quotes = picked or pick_quotes(claim, new_terms, added_numbers, shown, cited, tools)
+    quotes = picked or pick_quotes(claim, new_terms, added_numbers, shown, cited, tools.embed)
     features = measure(question, claim, new_terms, quotes, passages, similarity, tools)
     features.update({k: round(v, 4) for k, v in (sure or {}).items()})
     note = ""
@@ -240,76 +219,6 @@ def measure(
         "similarity": similarity,
     }
     return {k: round(v, 4) for k, v in features.items()}
-
-
-def quote_text(quotes: list[Shown]) -> str:
-    """What the judge and the cosine read: each passage's header once, then its quoted sentences."""
-    parts: dict[int, list[str]] = {}
-    for q in quotes:
-        parts.setdefault(q.n, [q.header]).append(q.text)
-    return "\n".join(
-        f"{lines[0]}: {' '.join(lines[1:])}" if lines[0] else " ".join(lines[1:]) for lines in parts.values()
-    )
-
-
-def pick_quotes(
-    claim: str, new_terms: set[str], added_numbers: set[str], shown: list[Shown], cited: list[int], tools: Tools
-) -> list[Shown]:
-    """The fewest shown sentences (up to three) that hold the claim's new words and numbers; the model's
-    own passage wins ties. With no word in common, the one sentence closest to the claim in meaning."""
-    chosen: list[Shown] = []
-    terms_left, numbers_left = set(new_terms), set(added_numbers)
-    for _ in range(MAX_QUOTES):
-        scored = [
-            (
-                len(terms_left & s.covers)
-                + 0.1 * len(terms_left & s.terms)
-                + 2 * len(numbers_left & (s.numbers | s.header_numbers))
-                + 0.5 * (s.n in cited),
-                s,
-            )
-            for s in shown
-            if s not in chosen
-        ]
-        gain, best = max(scored, key=lambda g: g[0], default=(0.0, None))
-        if best is None or gain < 1:
-            break
-        chosen.append(best)
-        terms_left -= best.covers
-        numbers_left -= best.numbers | best.header_numbers
-        if not terms_left and not numbers_left:
-            break
-    if not chosen and shown:
-        vectors = tools.embed([claim] + [s.text for s in shown])
-        chosen = [shown[int(np.argmax(vectors[1:] @ vectors[0]))]]
-    return sorted(chosen, key=lambda s: (s.n, s.start))
-
-
-def shown_sentences(evidence: list[Evidence], passages: list[Passage]) -> list[Shown]:
-    """The sentences of the prompt's evidence, located in their sources; text that talks to a model is left out."""
-    out = []
-    for block in evidence:
-        passage = passages[block.n - 1]
-        header_terms = frozenset(terms(block.header))
-        header_numbers = frozenset(numbers(f"{block.header} {passage.metadata.date}"))
-        for start, end in block.spans:
-            text = passage.text[start - passage.start : end - passage.start]
-            if not text or INSTRUCTION.search(text):
-                continue
-            out.append(
-                Shown(
-                    block.n,
-                    start,
-                    end,
-                    text,
-                    block.header,
-                    frozenset(terms(text)),
-                    frozenset(numbers(text)),
-                    header_terms,
-                    header_numbers,
-                )
-            )
-    return out
 
 
 def _cosine(tools: Tools, a: str, b: str) -> float:

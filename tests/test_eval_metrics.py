@@ -6,13 +6,13 @@ import json
 
 import pytest
 
+from eval.aggregate import aggregate, percentile
 from eval.dataset import CORPORA, GoldError, Suite, load_gold, load_suite, parse_item, suites
+from eval.gate import check_thresholds, outcome_changes, summary_line
 from eval.metrics import (
     CitationCheck,
     ItemResult,
-    aggregate,
     answer_correct,
-    check_thresholds,
     claim_words,
     diagnose,
     faithfulness_counts,
@@ -22,14 +22,11 @@ from eval.metrics import (
     hit_rank,
     missing_groups,
     normalize,
-    outcome_changes,
-    percentile,
     quote_valid,
     recall_at_k,
     reciprocal_rank,
     sentence_faithful,
 )
-from eval.run import summary_line
 
 A, B, C = "a.txt", "b.txt", "c.txt"
 

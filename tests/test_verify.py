@@ -12,11 +12,12 @@ from index.clean import clean_corpus
 from index.load import load_corpus
 from qa.cite import cited_text
 from qa.prompt import Evidence
+from qa.quotes import shown_sentences
 from qa.records import Passage
 from qa.settings import ROOT
 from qa.support import SupportModel
 from qa.tokens import terms
-from qa.verify import Tools, shown_sentences, verify
+from qa.verify import Tools, verify
 
 from fakes import SUPPORT_MODEL as MODEL
 from fakes import FakeEmbedder
