@@ -21,14 +21,15 @@ RATES = (  # what "pass" means for a type: answered correctly, or refused where 
 )
 
 
-def figure(width: float, height: float):
+def figure(width: float, height: float, rows: int = 1, cols: int = 1):
+    """(figure, axes) of width × height inches; axes is an array when rows × cols > 1. Text stays <text>."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     plt.rcParams.update({"font.size": 9, "svg.fonttype": "none", "axes.spines.top": False, "axes.spines.right": False})
-    return plt.subplots(figsize=(width, height))
+    return plt.subplots(rows, cols, figsize=(width, height))
 
 
 def to_svg(fig) -> str:

@@ -4,8 +4,8 @@
     embedder.embed(["a question"]).shape == (1, 384)
 
 On a CPU with native bfloat16 (AVX512-BF16 or AMX) the matrix products run in bfloat16 under autocast:
-1.7× the chunks per second of float32 here, cosine to the float32 vectors ≥ 0.9999 (eval/bench.py measures
-both). Elsewhere bfloat16 would be emulated and slower, so float32 stays.
+1.7× the chunks per second of float32 here, cosine to the float32 vectors ≥ 0.9999 (`qa bench`, eval/bench/,
+measures both). Elsewhere bfloat16 would be emulated and slower, so float32 stays.
 """
 
 from __future__ import annotations

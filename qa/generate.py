@@ -5,6 +5,7 @@ generator = LlamaCppGenerator(Path("data/models/qwen2.5-coder-1.5b-instruct-q4_k
 stream = Stream(generator.generate(prompt.messages)); text = "".join(stream)
 stream.generation.usage == Usage(prompt_tokens=231, completion_tokens=19)  # what the generate() call returned
 generator.yes_probability(judge_messages)  # 0.93: P("yes") of the reply's first token, against "no"
+generator.count_tokens("Say hello.")  # 3 (SmolLM2's tokenizer): what a part of a prompt costs in context
 """
 
 from __future__ import annotations
@@ -80,6 +81,10 @@ class LlamaCppGenerator:
             except (ValueError, RuntimeError) as e:
                 raise ModelNotFoundError(f"cannot load chat model {model_path} ({e}) — is it a GGUF file?") from e
         self._yes_ids, self._no_ids = self._first_tokens(YES_WORDS), self._first_tokens(NO_WORDS)
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens the model reads for `text` alone, without BOS or chat markup ("" is 0, "hello hello" 2 with SmolLM2)."""
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)) if text else 0
 
     def _first_tokens(self, words: tuple[str, ...]) -> list[int]:
         """The token ids that spell one of the words by themselves ("yes", " Yes", …)."""

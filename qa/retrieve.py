@@ -35,7 +35,7 @@ class HybridRetriever:
         n = min(self.candidates, len(self.store.chunks))
         sims, ids = self.store.search(query_vector[None, :], n)
         dense = [int(i) for i in ids[0] if i >= 0]
-        lexical = self._bm25_ranking(query, n)
+        lexical = self.lexical_ranking(query, n)
         fused = fuse_rankings([dense, lexical, self._year_ranking(query, dense + lexical)], self.rrf_k)[:k]
         chunk_vectors = self.store.vectors[[i for i, _ in fused]] if fused else np.zeros((0, len(query_vector)))
         similarities = chunk_vectors @ query_vector
@@ -76,7 +76,12 @@ class HybridRetriever:
                 ranking.append(i)
         return ranking
 
-    def _bm25_ranking(self, query: str, n: int) -> list[int]:
+    def lexical_ranking(self, query: str, n: int) -> list[int]:
+        """The BM25 ranking alone: up to n chunk indexes that share a term with the query, best first.
+
+        retriever.lexical_ranking("How many of the 57 signatories?", 30)[0]  # the 34-of-57 chunk's index
+        The first call indexes the store's chunks (seconds at 100k chunks); [] for a query of stop words.
+        """
         query_terms = terms(query)
         if not query_terms or n == 0:
             return []

@@ -45,6 +45,20 @@ class IndexStore:
             return empty, empty.astype(np.int64)
         return self.faiss_index.search(np.ascontiguousarray(query_vectors, dtype=np.float32), k)
 
+    def with_vectors(self, chunks: list[Chunk], vectors: np.ndarray, faiss_index: Any = None) -> IndexStore:
+        """This store's documents over other chunks and vectors, in memory only (benchmarks, experiments).
+
+        bigger = store.with_vectors(store.chunks * 2, np.vstack([store.vectors] * 2))
+        bigger.manifest.n_chunks == 2 * len(store.chunks)
+        The FAISS index is built from `vectors` (HNSW above APPROXIMATE_ABOVE) unless one is given; there
+        are no embedded-text hashes, so the result is not for saving or incremental re-indexing.
+        """
+        if len(chunks) != len(vectors):
+            raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+        faiss_index = build_faiss_index(vectors) if faiss_index is None else faiss_index
+        manifest = replace(self.manifest, n_chunks=len(chunks), index_type=type(faiss_index).__name__)
+        return IndexStore(manifest, self.docs, list(chunks), vectors, faiss_index)
+
 
 def settings_fingerprint(embedding_model: str, dim: int, chunker: ChunkerSettings) -> Manifest:
     """A manifest of what the running settings would build: the fields `check_manifest` compares."""

@@ -1,28 +1,32 @@
-"""The bench's pure helpers (eval/bench.py, eval/bench_report.py): synthetic corpora, statistics, targets,
-SVG and HTML output. No models and no timing assertions."""
+"""The bench's pure parts (eval/bench/): synthetic corpora, statistics, targets, the table, the matplotlib SVG
+and the HTML, on fresh and on saved runs. No models and no timing assertions."""
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
 
-from eval.bench import _is_prose, replicate, synthesize_corpus
-from eval.bench_report import (
-    answer_stages,
-    answer_summary,
-    distribution,
-    evaluate_targets,
-    format_table,
-    median_of,
-    nice_max,
-    render_html,
-    render_svg,
-)
+from eval.bench.charts import render_svg
+from eval.bench.report import main as rerender
+from eval.bench.report import render_html, write_results
+from eval.bench.summary import answer_stages, answer_summary, distribution, median_of
+from eval.bench.synthetic import is_prose, replicate, synthesize_corpus, synthetic_store
+from eval.bench.table import format_table, format_values, number, table_rows
+from eval.bench.targets import evaluate_targets
 from index.load import load_corpus
 from qa.settings import ROOT
 
+SAVED_RUN = ROOT / "docs" / "measurements" / "20261125-131637_qwen2.5-coder-1.5b-instruct-q4_k_m.json"
+PANEL_TITLES = (
+    "Where each generated answer's time goes (s; dashed: 5 s)",
+    "Prompt tokens vs time to first token (s; dashed: 3 s)",
+    "Hybrid retrieval latency (ms) by chunks in the index",
+    "Index build throughput (chunks/s; dashed: 150 target)",
+    "Targets",
+)
 SVG = "{http://www.w3.org/2000/svg}"
 
 
@@ -51,8 +55,8 @@ def test_synthetic_documents_differ_from_the_seeds_and_each_other(seeds):
     texts = [text for _, text in corpus]
     assert len(set(texts)) == len(texts)
     assert not {text for _, text in seeds} & set(texts)
-    seed_prose = {line for _, text in seeds for line in text.split("\n") if _is_prose(line)}
-    synthetic_prose = [line for text in texts for line in text.split("\n") if _is_prose(line)]
+    seed_prose = {line for _, text in seeds for line in text.split("\n") if is_prose(line)}
+    synthetic_prose = [line for text in texts for line in text.split("\n") if is_prose(line)]
     changed = sum(line not in seed_prose for line in synthetic_prose) / len(synthetic_prose)
     assert changed > 0.8  # prose is new text to embed, not a copy
 
@@ -60,8 +64,8 @@ def test_synthetic_documents_differ_from_the_seeds_and_each_other(seeds):
 def test_synthetic_documents_keep_the_seeds_short_lines(seeds):
     """Menus, dates and headings stay, so the documents chunk like the seeds (and repeated menus are cleaned)."""
     (_, text), (_, copy) = seeds[0], synthesize_corpus(seeds[:1], 1)[0]
-    short = [line for line in text.split("\n") if not _is_prose(line)]
-    assert short == [line for line in copy.split("\n") if not _is_prose(line)]
+    short = [line for line in text.split("\n") if not is_prose(line)]
+    assert short == [line for line in copy.split("\n") if not is_prose(line)]
 
 
 def test_replicate_reaches_the_rows_with_unit_vectors():
@@ -72,6 +76,15 @@ def test_replicate_reaches_the_rows_with_unit_vectors():
     np.testing.assert_allclose(out[:3], vectors)
     assert not np.allclose(out[3], vectors[0])  # copies are moved by the noise
     assert np.argmax(out[3]) == 0 and np.argmax(out[4]) == 1
+
+
+def test_a_synthetic_store_repeats_the_chunks_over_the_rows(seed_store):
+    vectors = replicate(seed_store.vectors, 3 * len(seed_store.chunks) + 1, noise=0.02)
+    store = synthetic_store(seed_store, vectors)
+    assert len(store.chunks) == len(vectors) == store.faiss_index.ntotal == store.manifest.n_chunks
+    assert store.chunks[len(seed_store.chunks)] == seed_store.chunks[0]
+    _, ids = store.search(seed_store.vectors[[5]], 1)
+    assert store.chunks[ids[0][0]] == seed_store.chunks[5]
 
 
 # Statistics -----------------------------------------------------------------------------------------------
@@ -155,8 +168,16 @@ def test_targets_pass_miss_or_not_measured():
     assert results["cold_start.ready_s"] == "n/a"
 
 
-def test_nice_max_rounds_up_to_1_2_5():
-    assert [nice_max(v) for v in (0, 0.3, 1, 37, 150, 201)] == [1.0, 0.5, 1, 50, 200, 500]
+def test_numbers_are_shown_by_unit():
+    assert [number(1234.5, "ms"), number(12.345, "ms"), number(0.98765, "ratio"), number(41, "")] == [
+        "1,234",
+        "12.3",
+        "0.988",
+        "41",
+    ]
+    assert format_values({"a": 4200.0, "b": 6181.4}, ("a", "b"), "ms") == "4,200 / 6,181 ms"
+    assert format_values({"a": 1.0}, ("a", "missing"), "s") == "1.00 / n/a s"
+    assert format_values({}, ("a",), "s") == "n/a"
 
 
 # Output ---------------------------------------------------------------------------------------------------
@@ -194,27 +215,53 @@ def _run(samples: list[dict] | None = None) -> dict:
     return run
 
 
-def test_svg_is_well_formed_with_and_without_data():
-    sample = {
-        "retrieve_ms": 10.0,
-        "prompt_ms": 20.0,
-        "ttft_ms": 1030.0,
-        "generate_ms": 2000.0,
-        "total_ms": 2050.0,
-        "prompt_tokens": 300,
-        "completion_tokens": 21,
-    }
-    for run in (_run([sample, {**sample, "total_ms": 2500.0}]), _run()):
-        root = ET.fromstring(render_svg(run))
-        assert root.tag == f"{SVG}svg"
-        texts = [t.text for t in root.iter(f"{SVG}text")]
-        assert "PASS" in texts and "MISS" in texts
-        assert any("a&b<model>" in (t or "") for t in texts)  # escaped in the file, intact when parsed
+SAMPLE = {
+    "retrieve_ms": 10.0,
+    "prompt_ms": 20.0,
+    "ttft_ms": 1030.0,
+    "generate_ms": 2000.0,
+    "total_ms": 2050.0,
+    "prompt_tokens": 300,
+    "completion_tokens": 21,
+}
+
+
+def svg_texts(svg: str) -> list[str]:
+    """The text of every <text> element, parsed as XML (svg.fonttype "none" keeps text as text)."""
+    root = ET.fromstring(svg)
+    assert root.tag == f"{SVG}svg"
+    return ["".join(t.itertext()) for t in root.iter(f"{SVG}text")]
+
+
+def test_svg_draws_every_panel_with_data():
+    texts = svg_texts(render_svg(_run([SAMPLE, {**SAMPLE, "total_ms": 2500.0}])))
+    for title in PANEL_TITLES:
+        assert title in texts
+    assert "FAISS search at 100,001 rows (ms) · HNSW recall@10 0.970" in texts
+    assert "2 answers, fastest to slowest" in texts and "prefill" in texts  # the stage legend
+    assert texts.count("PASS") == 2 and texts.count("MISS") == 1  # end-to-end and retrieval pass, TTFT misses
+    assert "12.5" in texts and "0.40" in texts  # bars carry their values
+    assert "not measured in this run" not in texts
+    assert "qa bench 20261125-100000_a&b<model>" in texts  # escaped in the file, intact when parsed
+
+
+def test_svg_without_answers_says_so_and_keeps_the_rest():
+    texts = svg_texts(render_svg(_run()))
+    assert texts.count("not measured in this run") == 2  # the two answer panels
+    assert "Hybrid retrieval latency (ms) by chunks in the index" in texts and "41" in texts
+
+
+def test_svg_of_a_run_with_no_figures_is_well_formed():
+    run = {**_run(), "metrics": {}, "targets": evaluate_targets({})}
+    texts = svg_texts(render_svg(run))
+    assert texts.count("not measured in this run") == 5
+    assert texts.count("n/a") == 7 and "cold start to ready: not measured (target ≤ 15 s)" in texts
 
 
 def test_html_embeds_the_svg_and_the_targets():
     page = render_html(_run(), render_svg(_run()))
     assert page.startswith("<!doctype html>") and "<svg" in page and "<script" not in page
+    assert "<?xml" not in page and "<!DOCTYPE svg" not in page  # the SVG is inline, not a document
     assert "a&amp;b&lt;model&gt;" in page and "a&b<model>" not in page
 
 
@@ -224,3 +271,29 @@ def test_table_marks_targets():
     assert "4,200" in line and "PASS" in line
     assert "MISS" in next(line for line in table.splitlines() if "time to first token" in line)
     assert table.splitlines()[-1].startswith("TARGETS ")
+
+
+def test_table_shows_an_earlier_run_beside_this_one():
+    run = {**_run(), "compare": {"metrics": {"answer.total_ms.p50": 5100.0}}}
+    line = next(line for line in format_table(run).splitlines() if "end-to-end p50 / p95 (every ask)" in line)
+    assert line.endswith("5,100 / n/a ms")
+    assert "previous" in format_table(run).splitlines()[1]
+
+
+def test_a_saved_run_renders_again(tmp_path):
+    """A run saved before eval/bench/ was a package: the same table rows, and files written beside it."""
+    saved = tmp_path / SAVED_RUN.name
+    saved.write_text(SAVED_RUN.read_text(encoding="utf-8"), encoding="utf-8")
+    assert rerender([str(saved)]) == 0
+    run = json.loads(SAVED_RUN.read_text(encoding="utf-8"))
+    assert {row.group for row in table_rows(run)} >= {"model load", "cold start", "answers", "index x1000", "search"}
+    texts = svg_texts((tmp_path / "latest.svg").read_text(encoding="utf-8"))
+    assert "94 answers, fastest to slowest" in texts and "not measured in this run" not in texts
+    assert (tmp_path / saved.name.replace(".json", ".html")).read_text(encoding="utf-8").count("<svg") == 1
+
+
+def test_write_results_writes_the_run_and_latest(tmp_path):
+    paths = write_results(_run(), tmp_path)
+    assert [p.suffix for p in paths] == [".json", ".svg", ".html"]
+    assert json.loads((tmp_path / "latest.json").read_text(encoding="utf-8"))["metrics"]["ann.rows"] == 100001
+    assert (tmp_path / "latest.svg").read_text(encoding="utf-8") == paths[1].read_text(encoding="utf-8")

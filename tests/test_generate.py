@@ -45,6 +45,14 @@ def test_yes_probability_is_a_probability_and_leaves_generation_unchanged(tiny):
     assert list(tiny.generate(MESSAGES, max_tokens=8)) == before  # the judge call disturbs nothing
 
 
+def test_count_tokens_counts_the_text_alone(tiny):
+    assert tiny.count_tokens("") == 0
+    assert tiny.count_tokens("hello hello") == 2 * tiny.count_tokens("hello")  # no BOS or markup added
+    stream = Stream(tiny.generate(MESSAGES, max_tokens=1))
+    list(stream)
+    assert 0 < tiny.count_tokens(MESSAGES[0]["content"]) < stream.generation.usage.prompt_tokens  # the template adds
+
+
 def test_a_file_that_is_not_a_model_is_one_clear_error(tmp_path):
     with pytest.raises(ModelNotFoundError, match="not found"):
         LlamaCppGenerator(tmp_path / "missing.gguf")

@@ -12,9 +12,9 @@ import pytest
 import schemathesis
 import uvicorn
 from hypothesis import HealthCheck, settings
-from load_server import build_app  # tests/ is on sys.path
 
-from eval.load import free_port
+from eval.bench.load_server import build_app
+from eval.bench.loadtest import free_port
 
 MAX_EXAMPLES = 50
 KEY = "fuzz-key"

@@ -1,17 +1,19 @@
-"""A bounded load test on loopback: the real app in its own process (tests/load_server.py, a fake model that
-sleeps 20 ms a token), 50 concurrent clients x 4 questions (eval/load.py). Every request ends in an answer
-or a fast 503 with Retry-After; the server survives and still answers."""
+"""A bounded load test on loopback: the real app in its own process (eval/bench/load_server.py, a stand-in
+model that sleeps 20 ms a token), 50 concurrent clients x 4 questions (eval/bench/loadtest.py). Every request
+ends in an answer or a fast 503 with Retry-After; the server survives and still answers. The stand-in models
+themselves are checked too, without a server."""
 
 from __future__ import annotations
 
 import json
 import subprocess
-import sys
-from pathlib import Path
 
+import numpy as np
 import pytest
 
-from eval.load import free_port, run_load, start_server, wait_ready
+from eval.bench.load_server import HashEmbedder, PacedGenerator
+from eval.bench.loadtest import free_port, load_server_command, run_load, start_server, wait_ready
+from qa.generate import Stream
 
 CLIENTS, QUESTIONS, BUDGET_SECONDS = 50, 4, 120
 
@@ -20,9 +22,7 @@ CLIENTS, QUESTIONS, BUDGET_SECONDS = 50, 4, 120
 def fake_server(tmp_path_factory):
     port = free_port()
     log = tmp_path_factory.mktemp("load") / "server.log"
-    command = [sys.executable, str(Path(__file__).with_name("load_server.py")), "--port", str(port),
-               "--token-seconds", "0.02"]  # fmt: skip
-    server = start_server(command, log=log)
+    server = start_server(load_server_command(port, token_seconds=0.02), log=log)
     try:
         wait_ready(f"http://127.0.0.1:{port}", server, timeout=60)
         yield f"http://127.0.0.1:{port}", server
@@ -50,3 +50,23 @@ def test_50_clients_get_answers_or_fast_503s_and_the_server_survives(fake_server
     assert figures["latency_503_ms"]["p95"] < figures["latency_ok_ms"]["p50"], "a 503 does not wait for the model"
     assert server.poll() is None and figures["health_after"] == 200
     assert figures["server_rss_mib_after"] < 400
+
+
+def test_the_paced_generator_streams_the_first_sentence_of_passage_1_cited():
+    messages = [{"role": "user", "content": "[1] OSCE report\nOnly 34 do. The rest do not.\n\nQuestion: how many?"}]
+    generator = PacedGenerator(token_seconds=0)
+    stream = Stream(generator.generate(messages))
+    assert list(stream) == ["Only", " 34", " do.", " [1]"]
+    assert stream.generation.usage.completion_tokens == 4
+    assert "".join(generator.generate([{"role": "user", "content": "no passages"}])) == "The documents do not say."
+    supported = [{"role": "user", "content": "Text: Only 34 signatories do.\nQuestion: How many signatories?"}]
+    unrelated = [{"role": "user", "content": "Text: Only 34 signatories do.\nQuestion: Which bananas ripen?"}]
+    assert generator.yes_probability(supported) > 0.5 > generator.yes_probability(unrelated) == pytest.approx(0.05)
+
+
+def test_the_hash_embedder_gives_unit_rows_that_meet_on_shared_words():
+    texts = ["34 of the 57 signatories", "the 57 signatories", "", "bananas"]
+    vectors = HashEmbedder().embed(texts)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-6)
+    assert vectors[0] @ vectors[1] > 0.5 and abs(vectors[0] @ vectors[3]) < 0.5
+    np.testing.assert_array_equal(vectors, HashEmbedder().embed(texts))  # the same in every process

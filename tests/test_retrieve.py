@@ -41,8 +41,14 @@ def test_the_34_of_57_chunk_comes_first(retriever):
 
 
 def test_bm25_carries_the_34_of_57_chunk(retriever, seed_store):
-    lexical = retriever._bm25_ranking(Q34, 30)
+    lexical = retriever.lexical_ranking(Q34, 30)
     assert "only 34 of the 57 signatories" in seed_store.chunks[lexical[0]].text
+
+
+def test_the_lexical_ranking_is_bounded_and_empty_for_stopwords(retriever):
+    assert len(retriever.lexical_ranking(Q34, 3)) == 3
+    assert retriever.lexical_ranking("what is it?", 30) == []
+    assert retriever.lexical_ranking(Q34, 0) == []
 
 
 def test_the_75_percent_chunk_comes_first(retriever):

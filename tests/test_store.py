@@ -46,6 +46,21 @@ def test_search_finds_a_chunk_by_its_own_vector(built_index):
     assert ids.shape == (1, 3) and ids[0][0] == 7 and sims[0][0] == pytest.approx(1.0, abs=1e-5)
 
 
+def test_a_store_over_other_vectors_is_searched_and_describes_itself(built_index):
+    store = load_store(built_index.index_dir)
+    n = len(store.chunks)
+    shifted = np.roll(store.vectors, 1, axis=0)  # chunk i now has chunk i-1's vector
+    bigger = store.with_vectors(store.chunks * 2, np.vstack([store.vectors, shifted]))
+    assert bigger.manifest.n_chunks == 2 * n and store.manifest.n_chunks == n  # the original is unchanged
+    assert bigger.faiss_index.ntotal == 2 * n and bigger.docs is store.docs
+    _, ids = bigger.search(store.vectors[[7]], k=2)
+    assert sorted(ids[0]) == [7, n + 8]
+    given = store.with_vectors(store.chunks, store.vectors, faiss_index=store.faiss_index)
+    assert given.faiss_index is store.faiss_index
+    with pytest.raises(ValueError, match="chunks but"):
+        store.with_vectors(store.chunks, store.vectors[:-1])
+
+
 def test_missing_index_is_not_built(tmp_path):
     with pytest.raises(IndexNotBuiltError, match="qa index"):
         load_store(tmp_path / "nowhere")

@@ -41,7 +41,7 @@ def test_ask_stream_yields_deltas_then_answer(real_assistant):
     events = list(real_assistant.ask_stream("What percentage of sex trafficking victims are advertised online?"))
     assert all(isinstance(e, str) for e in events[:-1]) and len(events) > 2
     final = events[-1]
-    assert final.timings["ttft_ms"] > 0 and final.timings["prompt_tokens"] > 0
+    assert final.timings.ttft_ms > 0 and final.usage.prompt_tokens > 0
 
 
 def test_bfloat16_embeddings_match_float32_ones() -> None:

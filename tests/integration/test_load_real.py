@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from eval.load import free_port, run_load, serve_command, start_server, wait_ready
+from eval.bench.loadtest import free_port, run_load, serve_command, start_server, wait_ready
 from qa.settings import ROOT
 
 pytestmark = pytest.mark.integration

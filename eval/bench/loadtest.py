@@ -1,14 +1,14 @@
-"""Load: many concurrent clients asking questions of a server on this machine; prints the figures as JSON.
+"""Load test: many concurrent clients asking questions of a server on this machine; prints the figures as JSON.
 
-    python -m eval.load --serve --clients 8 --questions 1           # `qa serve` with the default model
-    python -m eval.load --url http://127.0.0.1:8000 --pid 4242      # a server that is already running
+    python -m eval.bench.loadtest --serve --clients 8 --questions 1        # `qa serve` with the default model
+    python -m eval.bench.loadtest --url http://127.0.0.1:8000 --pid 4242   # a server that is already running
 
 Only loopback addresses are accepted. Each client asks its questions one after another (clients take turns
 between /api/ask, /api/ask/stream and /v1/chat/completions); the run is bounded in time. Every request
 should end in 200, or in a fast 503 with Retry-After when the model's waiting line is full. The figures:
 throughput, p50/p95 latency of the answers and of the 503s, counts by outcome, and the server's RSS
-(from /proc/<pid>/status) before and after. The tests load the web layer alone the same way, with a server
-of their own that paces a fake model (tests/load_server.py, started with `start_server(command)`).
+(from /proc/<pid>/status) before and after. To load the web layer alone, start the load server (a paced
+stand-in model, eval/bench/load_server.py) with `start_server(load_server_command(port))`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from urllib.parse import urlparse
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 QUESTIONS = [
     "What percentage of sex trafficking victims are advertised online?",
@@ -56,6 +56,11 @@ def memory_mib(pid: int) -> dict[str, float]:
 def serve_command(port: int) -> list[str]:
     """`qa serve` with the default model, on 127.0.0.1:port."""
     return [str(Path(sys.executable).with_name("qa")), "serve", "--port", str(port)]
+
+
+def load_server_command(port: int, token_seconds: float = 0.02) -> list[str]:
+    """The load server (eval/bench/load_server.py) on 127.0.0.1:port, its stand-in model `token_seconds` a piece."""
+    return [sys.executable, "-m", "eval.bench.load_server", "--port", str(port), "--token-seconds", str(token_seconds)]
 
 
 def start_server(command: list[str], log: Path | None = None) -> subprocess.Popen:
@@ -163,7 +168,7 @@ def run_load(base: str, clients: int, questions: int, timeout: float = 120, pid:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.load", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m eval.bench.loadtest", description=__doc__.split("\n\n")[0])
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--serve", action="store_true", help="start `qa serve` on a free loopback port")
     where.add_argument("--url", help="a running server, e.g. http://127.0.0.1:8000")

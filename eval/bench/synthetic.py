@@ -1,0 +1,89 @@
+"""Synthetic: corpora and vectors N× larger than the seeds, for the index and ann sections to build and search.
+
+docs = synthesize_corpus(seeds, 100)            # (name, text) × 100 per seed: "0042_002_….txt"
+write_corpus(docs, workdir / "corpus-x100")      # a folder `qa index` can build
+vectors = replicate(store.vectors, 100_000, noise=0.02)
+big = synthetic_store(store, vectors)            # the store's chunks repeated over those rows
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+PROSE_WORDS = 8  # lines with fewer words (menus, dates, headings) are kept as they are
+SWAP_SENTENCE = 0.3
+NUMBER = re.compile(r"\b\d+\b")
+MID_SENTENCE_NAME = re.compile(r"(?<=[a-z,] )[A-Z][a-z]{2,}\b")  # a capitalised word after a lower-case one
+
+
+def synthesize_corpus(docs: list[tuple[str, str]], scale: int, seed: int = 0) -> list[tuple[str, str]]:
+    """scale × len(docs) (name, text) documents shaped like the seeds, each chunk new text to embed.
+
+    Each copy keeps its seed's lines (titles, dates, menus: the cleaner drops the repeated menus as it
+    would in a real site dump); in prose lines a share of sentences is swapped for sentences of other
+    documents, every number is redrawn and capitalised names and places are permuted.
+    synthesize_corpus([("a.txt", text)], 2)[1][0] == "0001_a.txt"
+    """
+    from qa.sentences import split_sentences
+
+    pool = [s for _, text in docs for line in text.split("\n") if is_prose(line) for s in split_sentences(line)]
+    names = sorted({w for _, text in docs for w in MID_SENTENCE_NAME.findall(text)})
+    corpus = []
+    for copy in range(scale):
+        for source, text in docs:
+            rng = random.Random(f"{seed}:{copy}:{source}")  # str seeds are hashed the same in every process
+            renames = dict(zip(names, rng.sample(names, len(names))))
+            lines = [_vary(line, pool, renames, rng) if is_prose(line) else line for line in text.split("\n")]
+            corpus.append((f"{copy:04d}_{source}", "\n".join(lines)))
+    return corpus
+
+
+def is_prose(line: str) -> bool:
+    """A line the synthesizer rewrites: is_prose("Home | News | Contact") is False (a menu stays as it is)."""
+    return len(line.split()) >= PROSE_WORDS
+
+
+def _vary(line: str, pool: list[str], renames: dict[str, str], rng: random.Random) -> str:
+    from qa.sentences import split_sentences
+
+    sentences = [rng.choice(pool) if pool and rng.random() < SWAP_SENTENCE else s for s in split_sentences(line)]
+    text = " ".join(sentences)
+    text = NUMBER.sub(lambda m: _redraw(m.group(0), rng), text)
+    return MID_SENTENCE_NAME.sub(lambda m: renames.get(m.group(0), m.group(0)), text)
+
+
+def _redraw(number: str, rng: random.Random) -> str:
+    """Another number of the same shape: a year stays a plausible year."""
+    if len(number) == 4 and number.startswith(("19", "20")):
+        return str(rng.randint(2010, 2025))
+    if len(number) == 1:
+        return str(rng.randint(1, 9))
+    return str(rng.randint(10 ** (len(number) - 1), 10 ** len(number) - 1))
+
+
+def write_corpus(docs: list[tuple[str, str]], folder: Path) -> Path:
+    """Each (name, text) as a UTF-8 file in folder (created); returns folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in docs:
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def replicate(vectors: np.ndarray, rows: int, noise: float, seed: int = 0) -> np.ndarray:
+    """`rows` unit vectors: copies of `vectors` in turn, each but the first copy moved by Gaussian noise."""
+    rng = np.random.default_rng(seed)
+    out = np.resize(vectors.astype(np.float32), (rows, vectors.shape[1]))
+    out[len(vectors) :] += rng.normal(0, noise, size=(rows - len(vectors), vectors.shape[1])).astype(np.float32)
+    return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def synthetic_store(base, vectors: np.ndarray, faiss_index: Any = None):
+    """`base`'s chunks repeated in turn over the rows of `vectors` (the texts repeat, so BM25 does real work
+    too); the FAISS index is built unless given (the ann section passes the HNSW index it timed)."""
+    chunks = [base.chunks[i % len(base.chunks)] for i in range(len(vectors))]
+    return base.with_vectors(chunks, vectors, faiss_index)
