@@ -136,9 +136,13 @@ GATES = ("number not in the quotes", "claim not in the quotes")  # the notes tha
 
 
 def replay(
-    model: SupportModel, item: dict[str, Any], g, threshold: float, gates: tuple[str, ...] = GATES,
+    model: SupportModel,
+    item: dict[str, Any],
+    g,
+    threshold: float,
+    gates: tuple[str, ...] = GATES,
     neutral: tuple[str, ...] = (),
-) -> dict[str, bool]:  # fmt: skip
+) -> dict[str, bool]:
     """The outcome of one answered item had the model, threshold, gates and features been these (the draft is
     the same: greedy decoding). A neutral feature counts as its mean (its contribution removed)."""
     kept = []
@@ -154,9 +158,13 @@ def replay(
 
 
 def outcomes(
-    model: SupportModel, items: list[dict[str, Any]], gold: dict[str, Any], threshold: float,
-    gates: tuple[str, ...] = GATES, neutral: tuple[str, ...] = (),
-) -> dict[str, float]:  # fmt: skip
+    model: SupportModel,
+    items: list[dict[str, Any]],
+    gold: dict[str, Any],
+    threshold: float,
+    gates: tuple[str, ...] = GATES,
+    neutral: tuple[str, ...] = (),
+) -> dict[str, float]:
     answerable = refusable = passed = correct = false_support = false_refusal = 0
     for item in items:
         g = gold[f"{item['suite']}:{item['id']}"]

@@ -206,8 +206,9 @@ class Assistant:
         yield from self._generate(part, prompt, timings, started)
         t0 = time.perf_counter()
         tools, model = self._tools(), self.support_model
-        part.checks = verify(part.query, part.draft, part.evidence, part.passages, tools, model, part.picks,
-                             part.confidence)  # fmt: skip
+        part.checks = verify(
+            part.query, part.draft, part.evidence, part.passages, tools, model, part.picks, part.confidence
+        )
         part.refusal = answer_refusal(part.checks)
         timings["verify_ms"] += _ms(t0)
 

@@ -149,10 +149,16 @@ def judge_once(question: str, pending: list[Pending], tools: Tools, model: Suppo
     fitting), added to those claims' features."""
     gated = ("number not in the quotes", "claim not in the quotes")
     needs = [
-        p for p in pending
-        if p.quotes and (tools.judge_always and (not p.note or p.note in gated)
-                         or not p.note and not model.decided_without(p.features, "judge"))
-    ]  # fmt: skip
+        p
+        for p in pending
+        if p.quotes
+        and (
+            tools.judge_always
+            and (not p.note or p.note in gated)
+            or not p.note
+            and not model.decided_without(p.features, "judge")
+        )
+    ]
     if not needs:
         return
     quotes = sorted({(q.n, q.start): q for p in needs for q in p.quotes}.values(), key=lambda q: (q.n, q.start))
@@ -168,8 +174,16 @@ def finish(p: Pending, passages: list[Passage], model: SupportModel) -> ClaimChe
         Citation(q.n, passages[q.n - 1].source, q.text, q.start, q.end, round(support, 3), passages[q.n - 1].chunk_id)
         for q in p.quotes
     ]
-    return ClaimCheck(p.claim, p.cited, citations, p.features, round(support, 4), support >= model.threshold and
-                      support > 0, p.question, p.note)  # fmt: skip
+    return ClaimCheck(
+        p.claim,
+        p.cited,
+        citations,
+        p.features,
+        round(support, 4),
+        support >= model.threshold and support > 0,
+        p.question,
+        p.note,
+    )
 
 
 def claim_confidence(claim: str, pieces: list[tuple[str, float]]) -> dict[str, float]:

@@ -30,9 +30,18 @@ EDGES = {"seconds", "load_average"}  # what the run adds to each section's recor
 
 def timing(p50: float = 13.0, store_load_s: float | None = 0.001) -> RetrievalTiming:
     return RetrievalTiming(
-        store_load_s=store_load_s, p50_ms=p50, p95_ms=19.0, embed_ms=12.0, search_ms=0.9, search_p95_ms=1.4,
-        dense_ms=0.1, bm25_ms=0.2, first_ms=17.0, queries=90, chunks=41,
-    )  # fmt: skip
+        store_load_s=store_load_s,
+        p50_ms=p50,
+        p95_ms=19.0,
+        embed_ms=12.0,
+        search_ms=0.9,
+        search_p95_ms=1.4,
+        dense_ms=0.1,
+        bm25_ms=0.2,
+        first_ms=17.0,
+        queries=90,
+        chunks=41,
+    )
 
 
 def index_run(*scales: int) -> IndexRun:
@@ -41,9 +50,13 @@ def index_run(*scales: int) -> IndexRun:
 
 
 ANN = AnnRun(
-    "/tmp/index-x100", 0.02, 100_001, 3429,
-    SearchComparison(0.1, 9.0, "IndexHNSWFlat", 16.0, 18.0, 0.6, 0.8, 10, 0.956), timing(14.0, None),
-)  # fmt: skip
+    "/tmp/index-x100",
+    0.02,
+    100_001,
+    3429,
+    SearchComparison(0.1, 9.0, "IndexHNSWFlat", 16.0, 18.0, 0.6, 0.8, 10, 0.956),
+    timing(14.0, None),
+)
 
 
 def keys_of(record) -> object:

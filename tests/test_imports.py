@@ -14,8 +14,12 @@ import pytest
 
 from qa.settings import ROOT
 
-BANNED = {"qa": {"index", "web", "eval", "tests"}, "index": {"web", "eval", "tests"},
-          "web": {"eval", "index", "tests"}, "eval": {"tests", "web"}}  # fmt: skip
+BANNED = {
+    "qa": {"index", "web", "eval", "tests"},
+    "index": {"web", "eval", "tests"},
+    "web": {"eval", "index", "tests"},
+    "eval": {"tests", "web"},
+}
 # The load server serves the real web app (with stand-in models) for the load test: the one module of eval
 # that imports web. It is named here so that no other module starts to.
 ALLOWED = {"eval/bench/load_server.py": {"web"}}
@@ -34,10 +38,12 @@ def imported_packages(path: Path) -> set[tuple[int, str]]:
 
 @pytest.mark.parametrize("package", sorted(BANNED))
 def test_imports_run_one_way(package):
-    wrong = [f"{path.relative_to(ROOT)}:{line} imports {name}"
-             for path in sorted((ROOT / package).rglob("*.py"))
-             for line, name in sorted(imported_packages(path))
-             if name in BANNED[package] - ALLOWED.get(str(path.relative_to(ROOT)), set())]  # fmt: skip
+    wrong = [
+        f"{path.relative_to(ROOT)}:{line} imports {name}"
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for line, name in sorted(imported_packages(path))
+        if name in BANNED[package] - ALLOWED.get(str(path.relative_to(ROOT)), set())
+    ]
     assert wrong == []
 
 

@@ -7,8 +7,14 @@ from qa.records import Metadata
 
 
 def test_a_press_release_gives_its_title_type_place_and_date():
-    lines = ["Press release", "Steady progress made in national efforts", "- Date:", "- Place:", "- VIENNA",
-             "VIENNA, 18 July 2022 – While ..."]  # fmt: skip
+    lines = [
+        "Press release",
+        "Steady progress made in national efforts",
+        "- Date:",
+        "- Place:",
+        "- VIENNA",
+        "VIENNA, 18 July 2022 – While ...",
+    ]
     assert extract_metadata(lines) == (
         "Steady progress made in national efforts",
         Metadata(content_type="Press release", place="Vienna", date="18 July 2022"),

@@ -26,10 +26,15 @@ def test_numbers_and_words_and_fold():
 
 def evidence() -> list[Evidence]:
     return [
-        Evidence(1, "Survey report (July 2022)", "Only 34 of the 57 do. All 57 signed.", [(10, 31), (32, 46)],
-                 ("Only 34 of the 57 do.", "All 57 signed.")),
+        Evidence(
+            1,
+            "Survey report (July 2022)",
+            "Only 34 of the 57 do. All 57 signed.",
+            [(10, 31), (32, 46)],
+            ("Only 34 of the 57 do.", "All 57 signed."),
+        ),
         Evidence(2, "Press release", "Malta chaired it.", [(100, 117)], ("Malta chaired it.",)),
-    ]  # fmt: skip
+    ]
 
 
 def test_the_prompt_numbers_passages_after_the_fixed_prefix():
