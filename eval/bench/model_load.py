@@ -77,9 +77,10 @@ def _construct(
     build: Callable[[], Any], repeat: int, models: Models, role: Literal["embedder", "generator"]
 ) -> tuple[float, ...]:
     """Seconds of each construction, with one model of the role in memory at a time; the last is kept."""
-    runs = []
+    runs, model = [], None
     for _ in range(max(2, repeat + 1)):
         setattr(models, role, None)
+        model = None  # else the last one is still referenced here while the next loads: two in memory
         gc.collect()
         model, seconds = timed(build)
         setattr(models, role, model)
