@@ -102,7 +102,11 @@ def _build_panel(ax, m: dict[str, Any]) -> None:
 
 def _search_panel(ax, m: dict[str, Any]) -> None:
     recall = m.get("ann.hnsw.recall@10")
-    title = f"FAISS search at {_count(m.get('ann.rows'))} rows (ms)"
+    title = (
+        f"FAISS search at {_count(m['ann.rows'])} rows (ms)"
+        if m.get("ann.rows")
+        else "FAISS search, exact vs HNSW (ms)"
+    )
     if recall is not None:
         title += f" · HNSW recall@10 {recall:.3f}"
     groups = [
