@@ -77,7 +77,7 @@ def answer_item(assistant, item: GoldItem) -> ItemResult:
         if item.previous:
             first_answer = assistant.ask(item.previous).text
             history = [{"role": "user", "content": item.previous}, {"role": "assistant", "content": first_answer}]
-        answer, draft = ask_with_draft(assistant, item.question, history)
+        answer = assistant.ask(item.question, history)
         retrieved = assistant.retriever.retrieve(answer.search_query, k=RETRIEVAL_K)
     except Exception as e:  # one broken item must not lose the other 89; it is reported and fails
         print(f"\nerror on {item.id}: {type(e).__name__}: {e}", file=sys.stderr)
@@ -89,11 +89,12 @@ def answer_item(assistant, item: GoldItem) -> ItemResult:
             first_answer=first_answer,
             error=f"{type(e).__name__}: {e}",
         )
-    return score_answer(item, base, answer, draft, retrieved, assistant.store.docs, first_answer)
+    return score_answer(item, base, answer, retrieved, assistant.store.docs, first_answer)
 
 
-def score_answer(item: GoldItem, base: dict, answer, draft: str, retrieved, docs, first_answer: str) -> ItemResult:
-    """The answer's figures: its quotes checked against the cleaned documents, gold words found or missing."""
+def score_answer(item: GoldItem, base: dict, answer, retrieved, docs, first_answer: str) -> ItemResult:
+    """The answer's figures: its quotes checked against the cleaned documents, gold words found or missing,
+    and its draft (the model's own text, what a refusal or a dropped citation replaced) scored the same way."""
     citations = tuple(
         CitationCheck(
             c.n,
@@ -124,24 +125,9 @@ def score_answer(item: GoldItem, base: dict, answer, draft: str, retrieved, docs
         faithful_sentences=faithful,
         timings={**asdict(answer.timings), **asdict(answer.usage)},  # one flat row of figures in the run file
         first_answer=first_answer,
-        draft=draft,
-        draft_correct=not missing_groups(draft, item.must_contain) if item.answerable and draft else None,
+        draft=answer.draft,
+        draft_correct=not missing_groups(answer.draft, item.must_contain) if item.answerable and answer.draft else None,
     )
-
-
-def ask_with_draft(assistant, question: str, history: list[dict[str, str]]):
-    """(Answer, the model's raw text): the draft shows what a refusal or a dropped citation replaced."""
-    from qa.records import Answer
-
-    draft, answer = "", None
-    for event in assistant.ask_stream(question, history):
-        if isinstance(event, Answer):
-            answer = event
-        else:
-            draft += event
-    if answer is None:
-        raise RuntimeError("ask_stream ended without an Answer")
-    return answer, draft
 
 
 def check_sources(items: list[GoldItem], indexed: set[str]) -> None:

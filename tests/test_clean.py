@@ -6,7 +6,7 @@ import pytest
 
 from index.clean import clean_corpus, normalise_lines, remove_boilerplate
 from index.load import load_corpus
-from qa.records import Metadata, SourceDoc
+from qa.records import SourceDoc
 from qa.settings import ROOT
 
 SEEDS = ROOT / "seeds"
@@ -189,41 +189,3 @@ def test_normalise_lines_is_idempotent_on_the_seeds(raw_seeds):
     for doc in raw_seeds:
         lines = normalise_lines(doc.text)
         assert normalise_lines("\n".join(lines)) == lines
-
-
-# --- metadata (read during cleaning) ---------------------------------------------------------------------
-
-
-def test_extract_metadata_known_answer():
-    from index.metadata import extract_metadata
-
-    lines = [
-        "Press release",
-        "Steady progress made in national efforts",
-        "- Date:",
-        "- Place:",
-        "- VIENNA",
-        "VIENNA, 18 July 2022 – While ...",
-    ]
-    assert extract_metadata(lines) == (
-        "Steady progress made in national efforts",
-        Metadata(content_type="Press release", place="Vienna", date="18 July 2022"),
-    )
-
-
-def test_extract_metadata_reads_key_lines():
-    from index.metadata import extract_metadata
-
-    lines = [
-        "Tashkent to host a high-level conference",
-        "Publishing date: 28 February 2022",
-        "Content type: Press release",
-        "What we do: Countering terrorism",
-    ]
-    title, fields = extract_metadata(lines)
-    assert title == "Tashkent to host a high-level conference"
-    assert fields.to_dict() == {
-        "date": "28 February 2022",
-        "content_type": "Press release",
-        "topic": "Countering terrorism",
-    }

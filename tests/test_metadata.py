@@ -37,3 +37,19 @@ def test_a_date_anywhere_dates_the_document_when_no_key_does():
     assert extract_metadata(["Some headline of a story here", "It happened on March 3, 2021 in Oslo."])[1] == Metadata(
         date="March 3, 2021"
     )
+
+
+def test_key_lines_give_date_type_and_topic():
+    lines = [
+        "Tashkent to host a high-level conference",
+        "Publishing date: 28 February 2022",
+        "Content type: Press release",
+        "What we do: Countering terrorism",
+    ]
+    title, fields = extract_metadata(lines)
+    assert title == "Tashkent to host a high-level conference"
+    assert fields.to_dict() == {
+        "date": "28 February 2022",
+        "content_type": "Press release",
+        "topic": "Countering terrorism",
+    }

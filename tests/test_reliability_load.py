@@ -6,13 +6,12 @@ themselves are checked too, without a server."""
 from __future__ import annotations
 
 import json
-import subprocess
 
 import numpy as np
 import pytest
 
 from eval.bench.load_server import HashEmbedder, PacedGenerator
-from eval.bench.loadtest import free_port, load_server_command, run_load, start_server, wait_ready
+from eval.bench.loadtest import free_port, load_server_command, run_load, start_server, stop_server, wait_ready
 from qa.generate import Stream
 
 CLIENTS, QUESTIONS, BUDGET_SECONDS = 50, 4, 120
@@ -27,11 +26,7 @@ def fake_server(tmp_path_factory):
         wait_ready(f"http://127.0.0.1:{port}", server, timeout=60)
         yield f"http://127.0.0.1:{port}", server
     finally:
-        server.terminate()
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_server(server)
 
 
 def test_50_clients_get_answers_or_fast_503s_and_the_server_survives(fake_server):

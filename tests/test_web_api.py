@@ -15,6 +15,7 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
+from eval.bench.load_server import first_sentence_of_passage_1
 from index.build import build_index
 from qa.assistant import Assistant
 from qa.settings import ROOT, Settings
@@ -33,12 +34,6 @@ HOSTILE_TEXT = (
     "It ships them to Bergen by train on Fridays.\n"
 )
 TEMPLATES = ROOT / "web" / "templates"
-
-
-def first_sentence_of_passage_1(messages: list[dict[str, str]]) -> str:
-    """The fake model's reply: the first sentence of passage [1] in the prompt, cited as [1]."""
-    match = re.search(r"^\[1\][^\n]*\n(.+?[.!?])(?=\s|$)", messages[-1]["content"], re.M | re.S)
-    return f"{match.group(1)} [1]" if match else "The documents do not say."
 
 
 @pytest.fixture(scope="module")

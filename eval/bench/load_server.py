@@ -61,7 +61,7 @@ class PacedGenerator:
     def generate(
         self, messages: list[dict[str, str]], max_tokens: int = 96, grammar: str | None = None
     ) -> Deltas[str, None, Generation]:
-        pieces = _pieces(first_sentence_of_passage_1(messages))
+        pieces = word_pieces(first_sentence_of_passage_1(messages))
         for piece in pieces:
             time.sleep(self.token_seconds)
             yield piece
@@ -69,16 +69,20 @@ class PacedGenerator:
         return Generation(Usage(prompt_words, len(pieces)))
 
     def yes_probability(self, messages: list[dict[str, str]]) -> float:
-        """A judge by word overlap: the share of the question's terms that the text holds (0.05..0.95)."""
-        user = messages[-1]["content"]
-        text = user.split("\nQuestion: ", 1)[0].removeprefix("Text: ")
-        question = user.split("\nQuestion: ", 1)[-1].split("\n", 1)[0]
-        asked = set(terms(question))
-        share = len(asked & set(terms(text))) / len(asked) if asked else 0.0
-        return 0.05 + 0.9 * share
+        return overlap_judge(messages)
 
 
-def _pieces(text: str) -> list[str]:
+def overlap_judge(messages: list[dict[str, str]]) -> float:
+    """A yes/no judge by word overlap: the share of the question's terms that the text holds (0.05..0.95)."""
+    user = messages[-1]["content"]
+    text = user.split("\nQuestion: ", 1)[0].removeprefix("Text: ")
+    question = user.split("\nQuestion: ", 1)[-1].split("\n", 1)[0]
+    asked = set(terms(question))
+    share = len(asked & set(terms(text))) / len(asked) if asked else 0.0
+    return 0.05 + 0.9 * share
+
+
+def word_pieces(text: str) -> list[str]:
     """ "Only 34 do [1]." -> ["Only", " 34", " do", " [1]."]: word-sized deltas that join back exactly."""
     pieces: list[str] = []
     for word in text.split(" "):
@@ -87,6 +91,7 @@ def _pieces(text: str) -> list[str]:
 
 
 def first_sentence_of_passage_1(messages: list[dict[str, str]]) -> str:
+    """The reply of a model that quotes its best passage: passage [1]'s first sentence, cited as [1]."""
     match = re.search(r"^\[1\][^\n]*\n(.+?[.!?])(?=\s|$)", messages[-1]["content"], re.M | re.S)
     return f"{match.group(1)} [1]" if match else "The documents do not say."
 

@@ -84,6 +84,15 @@ def wait_ready(base: str, process: subprocess.Popen | None = None, timeout: floa
     raise TimeoutError(f"{base} was not ready within {timeout:.0f} s")
 
 
+def stop_server(process: subprocess.Popen, grace: float = 15) -> None:
+    """Terminate a server started by start_server; kill it if it has not exited within `grace` seconds."""
+    process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 async def _one(client: httpx.AsyncClient, endpoint: str, question: str) -> dict:
     chat = endpoint.startswith("/v1")
     body = {"messages": [{"role": "user", "content": question}]} if chat else {"question": question}
@@ -190,11 +199,7 @@ def main(argv: list[str] | None = None) -> int:
             }
             figures["server_alive_after"] = server.poll() is None
         finally:
-            server.terminate()
-            try:
-                server.wait(15)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop_server(server)
     print(json.dumps(figures, indent=2))
     return 0
 

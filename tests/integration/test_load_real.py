@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from eval.bench.loadtest import free_port, run_load, serve_command, start_server, wait_ready
+from eval.bench.loadtest import free_port, run_load, serve_command, start_server, stop_server, wait_ready
 from qa.settings import ROOT
 
 pytestmark = pytest.mark.integration
@@ -31,8 +31,4 @@ def test_8_clients_against_the_real_model(tmp_path):
         assert figures["busy_503_with_retry_after"] == figures["busy_503"]
         assert server.poll() is None and figures["health_after"] == 200
     finally:
-        server.terminate()
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_server(server)
