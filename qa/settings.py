@@ -67,6 +67,22 @@ class Settings(BaseSettings):
     # change the decision; "always" asks it for every claim (to fit the support model); "off" never
     judge: Literal["auto", "always", "off"] = "auto"
 
+    # Beyond one machine (README "When one machine is not enough"): QA_DATABASE_URL=postgresql://… keeps the
+    # index in PostgreSQL + pgvector instead of files; QA_LLM_URL=http://host:port/v1 asks an OpenAI-compatible
+    # server instead of the in-process model; QA_EMBEDDING_URL does the same for embeddings.
+    database_url: SecretStr | None = None  # may carry a password: never shown
+    pg_hnsw_m: int = 16
+    pg_hnsw_ef_construction: int = 64
+    pg_ef_search: int = 100
+    pg_exact_below: int = 50_000  # chunks; below this, exact search (no HNSW index), as the file store does
+    llm_url: str | None = None
+    llm_model: str = ""  # the server's model name ("" asks the server for its first model)
+    llm_api_key: SecretStr | None = None
+    llm_timeout: float = 60.0  # seconds without a byte from the model server before giving up (504)
+    llm_retries: int = 2  # reconnects before the first byte, with backoff; none once a reply has started
+    embedding_url: str | None = None
+    embedding_remote_model: str = ""  # the name the embeddings server knows its model by
+
     @property
     def support_model(self) -> Path:
         if self.support_model_path is not None:
