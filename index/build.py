@@ -3,15 +3,18 @@
 report = build_index(Path("seeds"), Path("index/store"), embedder, ChunkerSettings())
 report.summary() == "5 files, 40 chunks (40 embedded, 0 reused); +5 ~0 -0 files; 0 skipped"
 
-load -> clean -> chunk -> embed (new chunks only) -> save (temp folder, renamed into place)
+load -> clean -> chunk -> embed (new chunks only) -> save (temp folder renamed into place, or one transaction
+in PostgreSQL: `build_index(corpus, PostgresTarget(url, dim=384), embedder)`)
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -20,7 +23,8 @@ from index.clean import clean_corpus
 from index.load import Skipped, load_corpus
 from qa.embed import Embedder
 from qa.errors import CorpusError, IndexMismatchError, QAError
-from qa.records import Chunk, ChunkerSettings, Manifest  # noqa: F401  (ChunkerSettings: re-exported for callers)
+from qa.pgstore import PostgresWriter
+from qa.records import Chunk, ChunkerSettings, Manifest, SourceDoc  # noqa: F401  (ChunkerSettings: re-exported)
 from qa.store import check_manifest, load_store, read_manifest, save_store, settings_fingerprint
 
 EMBED_BATCH = 256  # texts per call: progress granularity (the embedder batches within)
@@ -49,13 +53,45 @@ class BuildReport:
         )
 
 
+class Target(Protocol):
+    """Where a build goes: a folder of files (FileTarget) or a database (PostgresTarget)."""
+
+    def session(self) -> AbstractContextManager[Target]:
+        """The build's lifetime: the new index replaces the old one only when it ends without an error."""
+        ...
+
+    def previous(self, fingerprint: Manifest, chunks: list[Chunk]) -> tuple[dict[str, str], dict[str, np.ndarray]]:
+        """The old index's file hashes and its vectors by chunk hash; ({}, {}) when there is none to reuse."""
+        ...
+
+    def clear(self) -> None:
+        """Forget the old index (a rebuild)."""
+        ...
+
+    def save(self, fingerprint: Manifest, docs: list[SourceDoc], chunks: list[Chunk], vectors: np.ndarray) -> None: ...
+
+
 def build_index(
     corpus_dir: Path,
-    index_dir: Path,
+    index_dir: Path | Target,
     embedder: Embedder,
     chunker: ChunkerSettings = ChunkerSettings(),
     rebuild: bool = False,
     progress: Callable[[int, int], None] | None = None,
+) -> BuildReport:
+    """`index_dir`: a folder, or a Target (PostgresTarget for QA_DATABASE_URL)."""
+    target = FileTarget(index_dir) if isinstance(index_dir, Path) else index_dir
+    with target.session():
+        return _build(corpus_dir, target, embedder, chunker, rebuild, progress)
+
+
+def _build(
+    corpus_dir: Path,
+    target: Target,
+    embedder: Embedder,
+    chunker: ChunkerSettings,
+    rebuild: bool,
+    progress: Callable[[int, int], None] | None,
 ) -> BuildReport:
     started = time.perf_counter()
     if not corpus_dir.is_dir():
@@ -71,7 +107,9 @@ def build_index(
     chunks = chunk_corpus(docs, chunker.chunk_chars, chunker.chunk_max_chars)
     fingerprint = settings_fingerprint(embedder.name, embedder.dim, chunker)
 
-    old_files, old_vectors = ({}, {}) if rebuild else _previous(index_dir, fingerprint)
+    if rebuild:
+        target.clear()
+    old_files, old_vectors = ({}, {}) if rebuild else target.previous(fingerprint, chunks)
     new_files = {d.source: d.file_hash for d in docs}
     added = sorted(set(new_files) - set(old_files))
     deleted = sorted(set(old_files) - set(new_files))
@@ -80,7 +118,7 @@ def build_index(
         return BuildReport(len(docs), len(chunks), 0, len(chunks), skipped=skipped, unchanged=True)
 
     vectors, embedded = _embed(chunks, old_vectors, embedder, progress)
-    save_store(index_dir, fingerprint, docs, chunks, vectors)
+    target.save(fingerprint, docs, chunks, vectors)
     return BuildReport(
         len(docs),
         len(chunks),
@@ -94,23 +132,84 @@ def build_index(
     )
 
 
-def _previous(index_dir: Path, fingerprint: Manifest) -> tuple[dict[str, str], dict[str, np.ndarray]]:
-    """The old index's file hashes and vectors by chunk hash; nothing if there is no usable old index."""
-    try:
-        manifest = read_manifest(index_dir)
-    except QAError:
-        return {}, {}  # an unreadable manifest: rebuild everything
-    if manifest is None:
-        return {}, {}
+@dataclass
+class FileTarget:
+    """The file store: written whole to a temporary folder, then renamed into place."""
+
+    index_dir: Path
+
+    @contextmanager
+    def session(self) -> Iterator[FileTarget]:
+        yield self
+
+    def previous(self, fingerprint: Manifest, chunks: list[Chunk]) -> tuple[dict[str, str], dict[str, np.ndarray]]:
+        try:
+            manifest = read_manifest(self.index_dir)
+        except QAError:
+            return {}, {}  # an unreadable manifest: rebuild everything
+        if manifest is None:
+            return {}, {}
+        _check_for_update(manifest, fingerprint)
+        try:
+            store = load_store(self.index_dir)
+        except QAError:
+            return {}, {}  # a damaged old index is simply rebuilt
+        return manifest.files, dict(zip(store.embedded_hashes, store.vectors))
+
+    def clear(self) -> None:
+        pass  # the new store replaces the old one whole
+
+    def save(self, fingerprint: Manifest, docs: list[SourceDoc], chunks: list[Chunk], vectors: np.ndarray) -> None:
+        save_store(self.index_dir, fingerprint, docs, chunks, vectors)
+
+
+@dataclass
+class PostgresTarget:
+    """PostgreSQL + pgvector: the build is one transaction holding the build lock (qa/pgstore.py)."""
+
+    url: str
+    dim: int
+    hnsw_m: int = 16
+    ef_construction: int = 64
+    exact_below: int = 50_000
+    _writer: PostgresWriter | None = None
+
+    @contextmanager
+    def session(self) -> Iterator[PostgresTarget]:
+        writer = PostgresWriter(
+            self.url, self.dim, hnsw_m=self.hnsw_m, ef_construction=self.ef_construction, exact_below=self.exact_below
+        )
+        with writer:
+            self._writer = writer
+            try:
+                yield self
+            finally:
+                self._writer = None
+
+    @property
+    def writer(self) -> PostgresWriter:
+        assert self._writer is not None, "use PostgresTarget inside session()"
+        return self._writer
+
+    def previous(self, fingerprint: Manifest, chunks: list[Chunk]) -> tuple[dict[str, str], dict[str, np.ndarray]]:
+        manifest = self.writer.manifest()
+        if manifest is None:
+            return {}, {}
+        _check_for_update(manifest, fingerprint)
+        return manifest.files, self.writer.previous([c.hash for c in chunks])
+
+    def clear(self) -> None:
+        self.writer.clear()
+
+    def save(self, fingerprint: Manifest, docs: list[SourceDoc], chunks: list[Chunk], vectors: np.ndarray) -> None:
+        self.writer.save(fingerprint, docs, chunks, vectors)
+
+
+def _check_for_update(manifest: Manifest, fingerprint: Manifest) -> None:
     try:
         check_manifest(manifest, fingerprint)
     except IndexMismatchError as e:
         raise IndexMismatchError(f"{e} (it was built with other settings)") from None
-    try:
-        store = load_store(index_dir)
-    except QAError:
-        return {}, {}  # a damaged old index is simply rebuilt
-    return manifest.files, dict(zip(store.embedded_hashes, store.vectors))
 
 
 def _embed(

@@ -2,21 +2,27 @@
 
 qa index --corpus ~/notes        # build or update the index of a folder (~/notes/.qa-index)
 qa setup                         # assemble and verify the chat model, then build the index if needed
+qa db start                      # a local PostgreSQL + pgvector; prints the QA_DATABASE_URL to export
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from qa.cli import Commands, progress_bar, settings_from
 from qa.errors import CorpusError
+from qa.pgstore import describe
 
 
 def register(commands: Commands) -> None:
     commands.add("setup", cmd_setup, "assemble and verify the chat model, build the index if missing or stale")
     p = commands.add("index", cmd_index, "build or update the index of the corpus folder")
     p.add_argument("--rebuild", action="store_true", help="ignore the existing index and embed everything again")
+    p = commands.add("db", cmd_db, "run a local PostgreSQL + pgvector for the index (start prints its URL)")
+    p.add_argument("action", choices=["start", "stop", "url"])
+    p.add_argument("--data", type=Path, help="its data folder (default: data/postgres)")
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
@@ -34,10 +40,11 @@ def cmd_index(args: argparse.Namespace, settings=None) -> int:
 
     s = settings or settings_from(args)
     embedder = SentenceTransformerEmbedder(s.embedding_model_path, precision=s.embedding_precision)
+    target = index_target(s, embedder.dim)
     try:
         report = build_index(
             s.corpus_dir,
-            s.index_dir,
+            target,
             embedder,
             s.chunker,
             getattr(args, "rebuild", False),
@@ -47,7 +54,35 @@ def cmd_index(args: argparse.Namespace, settings=None) -> int:
         _warn_skipped(e.skipped)  # with nothing readable, why each file was left out matters most
         raise
     _warn_skipped(report.skipped)
-    print(f"{s.index_dir}: {report.summary()}")
+    print(f"{describe(s.database_url.get_secret_value()) if s.database_url else s.index_dir}: {report.summary()}")
+    return 0
+
+
+def index_target(s, dim: int):
+    """The index folder, or the database when QA_DATABASE_URL is set."""
+    from index.build import PostgresTarget
+
+    if s.database_url is None:
+        return s.index_dir
+    url = s.database_url.get_secret_value()
+    return PostgresTarget(url, dim, s.pg_hnsw_m, s.pg_hnsw_ef_construction, s.pg_exact_below)
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    """qa db start: the bundled server on a local folder, and the line to export so that qa uses it."""
+    from index.db import start_local, stop_local
+
+    data = args.data or settings_from(args).data_dir / "postgres"
+    if args.action == "stop":
+        print(f"stopped the database in {data}" if stop_local(data) else f"no database in {data}")
+        return 0
+    url = start_local(data)
+    if args.action == "url":
+        print(url)
+        return 0
+    print(f"PostgreSQL + pgvector is running on {data} (it keeps running; `qa db stop` stops it). Use it with:")
+    print(f"  export QA_DATABASE_URL='{url}'")
+    print("  qa index && qa serve")
     return 0
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -37,10 +36,10 @@ from qa.questions import (
     split_question,
     standalone_query,
 )
-from qa.records import Answer, Catalog, ClaimCheck, DocumentSummary, Passage, SourceDoc, Timings, Turn, Usage
+from qa.records import Answer, Catalog, ClaimCheck, Passage, SourceDoc, Timings, Turn, Usage
 from qa.refuse import REFUSAL_TEXT, answer_refusal, retrieval_refusal
 from qa.settings import Settings
-from qa.store import IndexStore, load_store, settings_fingerprint
+from qa.store import Store, load_store, settings_fingerprint
 from qa.support import SupportModel
 from qa.verify import Tools, verify
 
@@ -69,7 +68,7 @@ class Assistant:
         settings: Settings | None = None,
         *,
         embedder: Embedder | None = None,
-        store: IndexStore | None = None,
+        store: Store | None = None,
         generator: Generator | None = None,
         support_model: SupportModel | None = None,
     ) -> None:
@@ -102,13 +101,19 @@ class Assistant:
             return self._sentence_embedder
 
     @property
-    def store(self) -> IndexStore:
+    def store(self) -> Store:
         embedder = self.embedder
         with self._lock:
             if self._store is None:
                 s = self.settings
                 expected = settings_fingerprint(embedder.name, embedder.dim, s.chunker)
-                self._store = load_store(s.index_dir, expected)
+                if s.database_url is not None:
+                    from qa.pgstore import PostgresStore
+
+                    url = s.database_url.get_secret_value()
+                    self._store = PostgresStore.connect(url, expected, s.pg_ef_search)
+                else:
+                    self._store = load_store(s.index_dir, expected)
             return self._store
 
     @property
@@ -140,12 +145,9 @@ class Assistant:
     def catalog(self) -> Catalog:
         """The models and the indexed documents (for listings and health checks)."""
         store = self.store
-        counts = Counter(c.source for c in store.chunks)
-        documents = [
-            DocumentSummary(d.source, d.title, counts[d.source], d.metadata)
-            for d in sorted(store.docs.values(), key=lambda d: d.source)
-        ]
-        return Catalog(self.generator.name, self.embedder.name, store.manifest.built_at, len(store.chunks), documents)
+        return Catalog(
+            self.generator.name, self.embedder.name, store.manifest.built_at, store.n_chunks, store.summaries()
+        )
 
     def document(self, source: str) -> SourceDoc | None:
         """The cleaned text of one indexed document (citation offsets index into it), by its name in the index."""
@@ -250,7 +252,7 @@ class Assistant:
         return Tools(
             self.sentence_embedder.embed,
             self.retriever.vocabulary,
-            len(self.store.chunks),
+            self.store.n_chunks,
             None if mode == "off" else judge,
             judge_always=mode == "always",
         )

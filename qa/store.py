@@ -1,7 +1,11 @@
 """Store: the saved index — manifest, cleaned documents, chunks, vectors and a FAISS index — and its checks.
 
-    store = load_store(Path("index/store"), expected=manifest_settings(settings, embedder))
+    store = load_store(Path("index/store"), expected=settings_fingerprint(embedder.name, embedder.dim, chunker))
     store.chunks[0].chunk_id == "000_d2af82de5b2a880a.txt#0"
+    store.dense(query_vector, 30)  # chunk keys, most similar first; store.fetch(keys, query_vector) their chunks
+
+`Store` is what retrieval, verification and the catalog read; two kinds implement it: `IndexStore` (these
+files, loaded whole into memory) and `qa.pgstore.PostgresStore` (PostgreSQL + pgvector, nothing held in memory).
 
 Layout of the folder (written whole to a temporary folder, then renamed into place):
     manifest.json  docs.jsonl  chunks.jsonl  vectors.npy  faiss.index
@@ -14,18 +18,52 @@ import os
 import shutil
 import tempfile
 import time
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexNotBuiltError
-from qa.records import Chunk, ChunkerSettings, Manifest, Metadata, SourceDoc
+from qa.records import Chunk, ChunkerSettings, DocumentSummary, Manifest, Metadata, SourceDoc
+from qa.tokens import terms
 
 FORMAT_VERSION = 2  # 2: chunk rows carry the hash of their embedded text
 APPROXIMATE_ABOVE = 50_000  # chunks; above this an HNSW index replaces exact search
 FILES = ("manifest.json", "docs.jsonl", "chunks.jsonl", "vectors.npy", "faiss.index")
+
+
+class Store(Protocol):
+    """A built index as the online pipeline reads it. Chunk keys are ints, in build order (ties in the fused
+    ranking go to the lower key)."""
+
+    manifest: Manifest
+    docs: Mapping[str, SourceDoc]  # cleaned documents by source; citation offsets index into their text
+
+    @property
+    def n_chunks(self) -> int: ...
+
+    def dense(self, query_vector: np.ndarray, n: int) -> list[int]:
+        """Up to n chunk keys, most similar to the (unit) query vector first."""
+        ...
+
+    def lexical(self, query_terms: list[str], n: int) -> list[int]:
+        """Up to n chunk keys sharing a term with the query, best match first ([] for no terms)."""
+        ...
+
+    def fetch(self, keys: list[int], query_vector: np.ndarray) -> dict[int, tuple[Chunk, float]]:
+        """The chunks of these keys, each with its cosine similarity to the query vector."""
+        ...
+
+    def term_counts(self) -> Mapping[str, int]:
+        """Every term of the corpus (`qa.tokens.terms`), with the number of chunks that contain it."""
+        ...
+
+    def summaries(self) -> list[DocumentSummary]:
+        """Each document's source, title, chunk count and metadata (not its text), by source."""
+        ...
 
 
 @dataclass
@@ -36,6 +74,41 @@ class IndexStore:
     vectors: np.ndarray  # (len(chunks), dim), unit rows
     faiss_index: Any
     embedded_hashes: list[str] = field(default_factory=list)  # hash of the text each vector was made from
+    _bm25: Any = field(default=None, init=False, repr=False, compare=False)
+    _terms: Counter | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def n_chunks(self) -> int:
+        return len(self.chunks)
+
+    def dense(self, query_vector: np.ndarray, n: int) -> list[int]:
+        _, ids = self.search(query_vector[None, :], n)
+        return [int(i) for i in ids[0] if i >= 0]
+
+    def lexical(self, query_terms: list[str], n: int) -> list[int]:
+        """BM25 (bm25s); the first call indexes the chunks (seconds at 100k chunks)."""
+        if not query_terms or n == 0:
+            return []
+        if self._bm25 is None:
+            import bm25s
+
+            self._bm25 = bm25s.BM25()
+            self._bm25.index([terms(c.embed_text) or ["∅"] for c in self.chunks], show_progress=False)
+        ids, scores = self._bm25.retrieve([query_terms], k=min(n, len(self.chunks)), show_progress=False)
+        return [int(i) for i, s in zip(ids[0], scores[0]) if s > 0]
+
+    def fetch(self, keys: list[int], query_vector: np.ndarray) -> dict[int, tuple[Chunk, float]]:
+        similarities = self.vectors[keys] @ query_vector if keys else []
+        return {k: (self.chunks[k], float(sim)) for k, sim in zip(keys, similarities)}
+
+    def term_counts(self) -> Mapping[str, int]:
+        if self._terms is None:
+            self._terms = Counter(t for c in self.chunks for t in set(terms(c.embed_text)))
+        return self._terms
+
+    def summaries(self) -> list[DocumentSummary]:
+        counts = Counter(c.source for c in self.chunks)
+        return [DocumentSummary(d.source, d.title, counts[d.source], d.metadata) for _, d in sorted(self.docs.items())]
 
     def search(self, query_vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(similarities, chunk indexes), each (n_queries, k); missing hits have index -1."""

@@ -20,5 +20,10 @@ def register(commands: Commands) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from web.app import serve
 
-    serve(settings_from(args), host=args.host, port=args.port, open_browser=args.open)
+    settings = settings_from(args)
+    if settings.database_url is not None:  # an unreachable database or a missing index: one line, before serving
+        from qa.pgstore import PostgresStore
+
+        PostgresStore.connect(settings.database_url.get_secret_value()).close()
+    serve(settings, host=args.host, port=args.port, open_browser=args.open)
     return 0
