@@ -63,9 +63,12 @@ def load_server_command(port: int, token_seconds: float = 0.02) -> list[str]:
     return [sys.executable, "-m", "eval.bench.load_server", "--port", str(port), "--token-seconds", str(token_seconds)]
 
 
-def start_server(command: list[str], log: Path | None = None) -> subprocess.Popen:
-    """A server process started from the project's root, without the caller's QA_* settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+def start_server(
+    command: list[str], log: Path | None = None, settings: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """A server process started from the project's root, without the caller's QA_* settings (with `settings`:
+    only those, e.g. {"QA_DATABASE_URL": url})."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")} | (settings or {})
     out = log.open("w") if log else subprocess.DEVNULL
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
 
