@@ -29,17 +29,19 @@ def cmd_setup(args: argparse.Namespace) -> int:
     from qa.assemble import model_path
 
     settings = settings_from(args)
-    path = model_path(settings, progress_bar("assembling chat model", unit="B"))
-    print(f"chat model: {path}")
+    if settings.llm_url:  # the model server has the model: nothing to assemble here
+        print(f"chat model: served at {settings.llm_url}")
+    else:
+        print(f"chat model: {model_path(settings, progress_bar('assembling chat model', unit='B'))}")
     return cmd_index(args, settings)
 
 
 def cmd_index(args: argparse.Namespace, settings=None) -> int:
     from index.build import build_index
-    from qa.embed import SentenceTransformerEmbedder
+    from qa.embed import embedder_for
 
     s = settings or settings_from(args)
-    embedder = SentenceTransformerEmbedder(s.embedding_model_path, precision=s.embedding_precision)
+    embedder = embedder_for(s)
     target = index_target(s, embedder.dim)
     try:
         report = build_index(

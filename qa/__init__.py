@@ -19,6 +19,8 @@ from qa.errors import (
     IndexMismatchError,
     IndexNotBuiltError,
     ModelNotFoundError,
+    ModelServerError,
+    ModelTimeoutError,
     QAError,
 )
 from qa.records import Answer, Citation, ClaimCheck, Metadata, Passage, Timings, Turn, Usage
@@ -48,6 +50,8 @@ __all__ = [
     "IndexNotBuiltError",
     "IndexMismatchError",
     "ModelNotFoundError",
+    "ModelServerError",
+    "ModelTimeoutError",
 ]
 
 _default: Assistant | None = None

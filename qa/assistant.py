@@ -84,11 +84,9 @@ class Assistant:
     def embedder(self) -> Embedder:
         with self._lock:
             if self._embedder is None:
-                from qa.embed import SentenceTransformerEmbedder
+                from qa.embed import embedder_for
 
-                self._embedder = SentenceTransformerEmbedder(
-                    self.settings.embedding_model_path, precision=self.settings.embedding_precision
-                )
+                self._embedder = embedder_for(self.settings)
             return self._embedder
 
     @property
@@ -120,11 +118,17 @@ class Assistant:
     def generator(self) -> Generator:
         with self._lock:
             if self._generator is None:
-                from qa.assemble import model_path
-                from qa.generate import LlamaCppGenerator
-
                 s = self.settings
-                self._generator = LlamaCppGenerator(model_path(s), s.n_ctx, s.n_threads)
+                if s.llm_url:  # an OpenAI-compatible server: no local model file is needed
+                    from qa.remote import OpenAIGenerator
+
+                    key = s.llm_api_key.get_secret_value() if s.llm_api_key else None
+                    self._generator = OpenAIGenerator(s.llm_url, s.llm_model, key, s.llm_timeout, s.llm_retries)
+                else:
+                    from qa.assemble import model_path
+                    from qa.generate import LlamaCppGenerator
+
+                    self._generator = LlamaCppGenerator(model_path(s), s.n_ctx, s.n_threads)
             return self._generator
 
     @property
@@ -245,7 +249,7 @@ class Assistant:
         timings["generate_ms"] += _ms(t0)
 
     def _tools(self) -> Tools:
-        def judge(question: str, text: str) -> float:
+        def judge(question: str, text: str) -> float | None:  # None: the model cannot judge (no log-probabilities)
             return self.generator.yes_probability(judge_messages(question, text, self.settings.answer_mode))
 
         mode = self.settings.judge

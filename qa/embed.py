@@ -13,11 +13,14 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 
 from qa.errors import ModelNotFoundError
+
+if TYPE_CHECKING:
+    from qa.settings import Settings
 
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 Precision = Literal["auto", "float32", "bfloat16"]
@@ -30,6 +33,19 @@ class Embedder(Protocol):
     def embed(self, texts: list[str]) -> np.ndarray:
         """(len(texts), dim) float32, each row of unit length."""
         ...
+
+
+def embedder_for(settings: Settings) -> Embedder:
+    """The embedder the settings name: an OpenAI-compatible server's (QA_EMBEDDING_URL), else the local model."""
+    if settings.embedding_url:
+        from qa.remote import OpenAIEmbedder
+
+        same_server = settings.llm_url and _origin(settings.llm_url) == _origin(settings.embedding_url)
+        key = settings.llm_api_key.get_secret_value() if settings.llm_api_key and same_server else None
+        return OpenAIEmbedder(
+            settings.embedding_url, settings.embedding_remote_model, key, settings.llm_timeout, settings.llm_retries
+        )
+    return SentenceTransformerEmbedder(settings.embedding_model_path, precision=settings.embedding_precision)
 
 
 class SentenceTransformerEmbedder:
@@ -105,6 +121,14 @@ def cpu_has_bf16() -> bool:
     except OSError:
         return False
     return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """QA_LLM_API_KEY goes to the embeddings server only when it is the chat model's server (same origin)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.scheme, parts.hostname or "", parts.port
 
 
 def _packaged_model_path() -> Path:

@@ -36,3 +36,15 @@ class CorpusError(QAError):
     def __init__(self, message: str, skipped: list | None = None) -> None:
         super().__init__(message)
         self.skipped = skipped or []  # the files left out, so that the CLI can still say why
+
+
+class ModelServerError(QAError):
+    """The model server (QA_LLM_URL, QA_EMBEDDING_URL) is down, refused, or answered something unusable."""
+
+    http_status = 502
+
+
+class ModelTimeoutError(ModelServerError):
+    """The model server sent nothing for QA_LLM_TIMEOUT seconds."""
+
+    http_status = 504

@@ -6,6 +6,8 @@ stream = Stream(generator.generate(prompt.messages)); text = "".join(stream)
 stream.generation.usage == Usage(prompt_tokens=231, completion_tokens=19)  # what the generate() call returned
 generator.yes_probability(judge_messages)  # 0.93: P("yes") of the reply's first token, against "no"
 generator.count_tokens("Say hello.")  # 3 (SmolLM2's tokenizer): what a part of a prompt costs in context
+
+qa/remote.py has the same protocol over an OpenAI-compatible server (OpenAIGenerator, for QA_LLM_URL).
 """
 
 from __future__ import annotations
@@ -37,8 +39,9 @@ class Generator(Protocol):
         (temperature 0), so the same prompt gives the same answer. `grammar` (GBNF) constrains the reply."""
         ...
 
-    def yes_probability(self, messages: list[dict[str, str]]) -> float:
-        """P(the reply starts with "yes"), against "no": a yes/no question scored, not sampled."""
+    def yes_probability(self, messages: list[dict[str, str]]) -> float | None:
+        """P(the reply starts with "yes"), against "no": a yes/no question scored, not sampled. None when the
+        model cannot score one (a server that sends no log-probabilities): the verifier then has no judge."""
         ...
 
 

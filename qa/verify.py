@@ -51,9 +51,9 @@ class Tools:
     embed: Callable[[list[str]], np.ndarray]  # unit rows
     document_frequency: Mapping[str, int]  # term -> chunks containing it
     n_chunks: int
-    judge: Callable[[str, str], float] | None = None  # (question, text) -> P(yes)
+    judge: Callable[[str, str], float | None] | None = None  # (question, text) -> P(yes), None if it cannot judge
     judge_always: bool = False  # also when the other features already decide (to fit the support model)
-    _judged: dict[tuple[str, str], float] = field(default_factory=dict)
+    _judged: dict[tuple[str, str], float | None] = field(default_factory=dict)
 
     def idf(self, term: str) -> float:
         """BM25's IDF, 0..max_idf: unknown words are the rarest."""
@@ -65,7 +65,8 @@ class Tools:
         return math.log(1 + (self.n_chunks + 0.5) / 0.5)
 
     def judged(self, question: str, text: str) -> float | None:
-        """The judge's P(yes), once per (question, text)."""
+        """The judge's P(yes), once per (question, text); None without a judge (QA_JUDGE=off, or a model server
+        that sends no log-probabilities), and then the claim is scored as if the judge had not been asked."""
         if self.judge is None:
             return None
         key = (question, text)

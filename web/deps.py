@@ -23,7 +23,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from qa.assistant import Assistant
-from qa.errors import QAError
+from qa.errors import ModelServerError, QAError
 from qa.records import Answer
 
 log = logging.getLogger("web")
@@ -143,10 +143,15 @@ class GenerationQueue:
     def _load(self) -> None:
         try:
             self.assistant.load()
-            self.assistant.warm_up()  # the first question in the page then skips the fixed prompt prefix
+            try:
+                self.assistant.warm_up()  # the first question in the page then skips the fixed prompt prefix
+                catalog = self.assistant.catalog()
+                ready = f"ready: {catalog.model}, {catalog.chunks} chunks"
+            except ModelServerError as e:  # a model server may come up later; until then questions get 502/504
+                log.warning("the model server does not answer yet: %s", e)
+                ready = "ready; questions get 502/504 until the model server answers"
             self.status = "ready"
-            catalog = self.assistant.catalog()
-            log.info("ready: %s, %d chunks", catalog.model, catalog.chunks)
+            log.info(ready)
         except QAError as e:
             self.status, self.error = "failed", str(e)
             log.error("cannot load the assistant: %s", e)
