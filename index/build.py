@@ -21,9 +21,9 @@ import numpy as np
 from index.chunk import chunk_corpus
 from index.clean import clean_corpus
 from index.load import Skipped, load_corpus
+from index.pgwrite import PostgresWriter
 from qa.embed import Embedder
 from qa.errors import CorpusError, IndexMismatchError, QAError
-from qa.pgstore import PostgresWriter
 from qa.records import Chunk, ChunkerSettings, Manifest, SourceDoc  # noqa: F401  (ChunkerSettings: re-exported)
 from qa.store import check_manifest, load_store, read_manifest, save_store, settings_fingerprint
 

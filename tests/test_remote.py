@@ -34,7 +34,8 @@ from qa.errors import IndexMismatchError, ModelServerError, ModelTimeoutError
 from qa.generate import LlamaCppGenerator, Stream
 from qa.prompt import fixed_prefix, judge_messages
 from qa.records import Usage
-from qa.remote import BACKOFF, OpenAIEmbedder, OpenAIGenerator
+from qa.remote import OpenAIEmbedder, OpenAIGenerator
+from qa.remote_http import BACKOFF
 from qa.settings import Settings
 from qa.store import load_store, settings_fingerprint
 from web.app import create_app

@@ -80,7 +80,9 @@ def test_two_replicas_answer_as_the_embedded_default_and_survive_one_being_kille
         for i, question in enumerate(QUESTIONS):
             embedded = real_assistant.ask(question)
             for base in bases[i % 2 :] + bases[: i % 2]:  # both replicas, in turn first
-                got = httpx.post(f"{base}/api/ask", json={"question": question}, timeout=120).json()
+                response = httpx.post(f"{base}/api/ask", json={"question": question}, timeout=120)
+                assert response.status_code == 200, (base, question, response.text)
+                got = response.json()
                 assert got["text"] == embedded.text, (base, question)
                 assert got["refused"] == embedded.refused
                 cited = [(c["source"], c["start"], c["end"]) for c in got["citations"]]

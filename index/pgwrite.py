@@ -1,0 +1,194 @@
+"""Pgwrite: one build of the PostgreSQL index (qa/pgstore.py reads it), for `qa index` with QA_DATABASE_URL.
+
+    with PostgresWriter(url, dim=384) as writer:   # a transaction holding the build lock
+        vectors_by_hash = writer.previous(hashes)   # unchanged text is not embedded again
+        writer.save(fingerprint, docs, chunks, vectors)
+
+A build is one transaction under an advisory lock: a failed or killed build leaves the previous index
+answering, and a second `qa index` waits for the first instead of interleaving with it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from qa.errors import IndexCorruptError
+from qa.pgstore import CONNECT_TIMEOUT, lexeme, register_types, unavailable_as_error, vector_param
+from qa.records import Chunk, Manifest, SourceDoc
+from qa.tokens import terms
+
+BUILD_LOCK = 0x51A1DE  # pg_advisory_xact_lock key: one `qa index` at a time per database
+
+
+def tsvector_of(text: str) -> tuple[str, int]:
+    """The tsvector literal of a text's terms with their positions, and how many terms it has (BM25's
+    document length; 1 for none, as the file store's placeholder token): ("'victim':1,4 'traffick':2", 4)."""
+    positions: dict[str, list[int]] = {}
+    found = terms(text)
+    for i, term in enumerate(found[:16000], start=1):  # positions stop at 16383
+        positions.setdefault(term, []).append(i)
+    literal = " ".join(f"{lexeme(t)}:{','.join(map(str, p[:256]))}" for t, p in positions.items())
+    return literal, max(1, len(found))
+
+
+class PostgresWriter:
+    """One build: a transaction holding the build lock, from reading the old index to the new manifest."""
+
+    def __init__(
+        self, url: str, dim: int, *, hnsw_m: int = 16, ef_construction: int = 64, exact_below: int = 50_000
+    ) -> None:
+        self.url, self.dim = url, dim
+        self.hnsw_m, self.ef_construction, self.exact_below = hnsw_m, ef_construction, exact_below
+        self._conn: Any = None
+
+    def __enter__(self) -> PostgresWriter:
+        import psycopg
+
+        with unavailable_as_error(self.url):
+            self._conn = psycopg.connect(self.url, connect_timeout=CONNECT_TIMEOUT)
+        self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (BUILD_LOCK,))  # waits for a running build
+        self._conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+
+        register_types(self._conn)
+        self._create_tables()
+        return self
+
+    def __exit__(self, kind, error, traceback) -> None:
+        try:
+            if kind is None:
+                self._conn.commit()
+            else:
+                self._conn.rollback()
+        finally:
+            self._conn.close()
+
+    def _create_tables(self) -> None:
+        for statement in (
+            "CREATE TABLE IF NOT EXISTS qa_manifest (id int PRIMARY KEY CHECK (id = 1), body jsonb NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS qa_documents (source text PRIMARY KEY, title text NOT NULL, "
+            "text text NOT NULL, metadata jsonb NOT NULL, file_hash text NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS qa_chunks (seq bigserial PRIMARY KEY, chunk_id text UNIQUE NOT NULL, "
+            "source text NOT NULL REFERENCES qa_documents ON DELETE CASCADE, title text NOT NULL, "
+            "text text NOT NULL, start_at int NOT NULL, end_at int NOT NULL, metadata jsonb NOT NULL, "
+            f"hash text NOT NULL, embedding vector({int(self.dim)}) NOT NULL, tsv tsvector NOT NULL, "
+            "n_terms int NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS qa_chunks_tsv ON qa_chunks USING gin (tsv)",
+            "CREATE INDEX IF NOT EXISTS qa_chunks_source ON qa_chunks (source)",
+            "CREATE INDEX IF NOT EXISTS qa_chunks_hash ON qa_chunks (hash)",
+            "CREATE TABLE IF NOT EXISTS qa_terms (term text PRIMARY KEY, chunks int NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS qa_stats (id int PRIMARY KEY CHECK (id = 1), n_chunks bigint NOT NULL, "
+            "avg_terms float8 NOT NULL)",
+        ):
+            self._conn.execute(statement)
+
+    def manifest(self) -> Manifest | None:
+        row = self._conn.execute("SELECT body FROM qa_manifest WHERE id = 1").fetchone()
+        return Manifest.from_dict(row[0]) if row else None
+
+    def previous(self, hashes: list[str]) -> dict[str, np.ndarray]:
+        """The vectors already stored for these chunk hashes (unchanged text is not embedded again)."""
+        rows = self._conn.execute(
+            "SELECT DISTINCT ON (hash) hash, embedding FROM qa_chunks WHERE hash = ANY(%s)", (hashes,)
+        ).fetchall()
+        return {h: np.asarray(v.to_numpy() if hasattr(v, "to_numpy") else v, dtype=np.float32) for h, v in rows}
+
+    def clear(self) -> None:
+        """A rebuild: every row goes, inside this transaction, so the old index answers until the commit
+        (rows are deleted, not tables dropped, which would block readers; unless the vector size changed)."""
+        dim = self._conn.execute(
+            "SELECT atttypmod FROM pg_attribute WHERE attrelid = 'qa_chunks'::regclass AND attname = 'embedding'"
+        ).fetchone()
+        if dim is not None and dim[0] != self.dim:
+            self._conn.execute("DROP TABLE qa_stats, qa_terms, qa_chunks, qa_documents, qa_manifest")
+            self._create_tables()
+            return
+        for table in ("qa_stats", "qa_terms", "qa_chunks", "qa_documents", "qa_manifest"):
+            self._conn.execute(f"DELETE FROM {table}")
+
+    def save(
+        self,
+        fingerprint: Manifest,
+        docs: list[SourceDoc],
+        chunks: list[Chunk],
+        vectors: np.ndarray,
+        progress=None,
+    ) -> Manifest:
+        """Documents whose file hash changed (or are new) are replaced with their chunks; gone ones deleted."""
+        old = self.manifest()
+        old_files = old.files if old else {}
+        new_files = {d.source: d.file_hash for d in docs}
+        stale = [s for s in old_files if new_files.get(s) != old_files[s]]
+        fresh = {d.source for d in docs if old_files.get(d.source) != d.file_hash}
+        self._conn.execute("DELETE FROM qa_documents WHERE source = ANY(%s)", (stale,))
+        with self._conn.cursor().copy(
+            "COPY qa_documents (source, title, text, metadata, file_hash) FROM STDIN"
+        ) as copy:
+            for d in docs:
+                if d.source in fresh:
+                    copy.write_row((d.source, d.title, d.text, json.dumps(d.metadata.to_dict()), d.file_hash))
+        rows = [(c, v) for c, v in zip(chunks, vectors) if c.source in fresh]
+        insert_chunks(self._conn, rows, progress)
+        n_chunks = self._conn.execute("SELECT count(*) FROM qa_chunks").fetchone()[0]
+        index_type = self.index_vectors(n_chunks)
+        self._conn.execute("DELETE FROM qa_terms")
+        self._conn.execute("INSERT INTO qa_terms SELECT word, ndoc FROM ts_stat('SELECT tsv FROM qa_chunks')")
+        self._conn.execute("DELETE FROM qa_stats")
+        self._conn.execute("INSERT INTO qa_stats SELECT 1, count(*), coalesce(avg(n_terms), 1) FROM qa_chunks")
+        manifest = replace(
+            fingerprint,
+            built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            files=new_files,
+            n_chunks=n_chunks,
+            index_type=index_type,
+        )
+        if n_chunks != len(chunks):
+            raise IndexCorruptError(f"the database holds {n_chunks} chunks after the build, not {len(chunks)}")
+        self._conn.execute(
+            "INSERT INTO qa_manifest (id, body) VALUES (1, %s) ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+            (json.dumps(manifest.to_dict()),),
+        )
+        return manifest
+
+    def index_vectors(self, n_chunks: int) -> str:
+        """HNSW above the exact-search threshold (built after the rows are in, as pgvector advises)."""
+        if n_chunks < self.exact_below:
+            self._conn.execute("DROP INDEX IF EXISTS qa_chunks_hnsw")
+            return "exact (pgvector)"
+        exists = self._conn.execute("SELECT to_regclass('qa_chunks_hnsw')").fetchone()[0]
+        if not exists:
+            self._conn.execute("SET LOCAL maintenance_work_mem = '2GB'")
+            self._conn.execute(
+                "CREATE INDEX qa_chunks_hnsw ON qa_chunks USING hnsw (embedding vector_ip_ops) "
+                f"WITH (m = {int(self.hnsw_m)}, ef_construction = {int(self.ef_construction)})"
+            )
+        return f"hnsw (pgvector, m={self.hnsw_m}, ef_construction={self.ef_construction})"
+
+
+def insert_chunks(conn, rows: list[tuple[Chunk, np.ndarray]], progress=None, batch: int = 5000) -> None:
+    """COPY the chunks in, in build order (their seq keys follow it), with their vectors and tsvectors."""
+    with conn.cursor().copy(
+        "COPY qa_chunks (chunk_id, source, title, text, start_at, end_at, metadata, hash, embedding, tsv, n_terms) "
+        "FROM STDIN"
+    ) as copy:
+        for i, (c, v) in enumerate(rows, start=1):
+            copy.write_row(
+                (
+                    c.chunk_id,
+                    c.source,
+                    c.title,
+                    c.text,
+                    c.start,
+                    c.end,
+                    json.dumps(c.metadata.to_dict()),
+                    c.hash,
+                    vector_param(v),
+                    *tsvector_of(c.embed_text),
+                )
+            )
+            if progress and (i % batch == 0 or i == len(rows)):
+                progress(i, len(rows))
