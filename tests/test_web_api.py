@@ -529,3 +529,49 @@ def test_a_browser_that_disconnects_mid_stream_stops_the_model(web_index):
         gated.release.set()
         server.should_exit = True
         thread.join(5)
+
+
+def test_embeddings_are_openai_compatible(client, assistant):
+    import numpy as np
+
+    texts = ["victims advertised online", "a second text"]
+    reply = client.post("/v1/embeddings", json={"input": texts}).json()
+    assert reply["model"] == assistant.embedder.name and [d["index"] for d in reply["data"]] == [0, 1]
+    assert np.allclose([d["embedding"] for d in reply["data"]], assistant.embedder.embed(texts), atol=1e-6)
+    one = client.post("/v1/embeddings", json={"input": "one text", "model": assistant.embedder.name}).json()
+    assert len(one["data"]) == 1
+    wrong = client.post("/v1/embeddings", json={"input": "x", "model": "text-embedding-3-small"})
+    assert wrong.status_code == 422 and "embeds with" in wrong.json()["error"]
+    too_many = client.post("/v1/embeddings", json={"input": ["x"] * 257})
+    assert too_many.status_code == 422 and "at most 256" in too_many.json()["error"]
+    assert client.post("/v1/embeddings", json={"input": []}).status_code == 422
+
+
+def test_the_remote_embedder_reads_this_servers_embeddings(assistant):
+    """qa serve as the embeddings server of other replicas (QA_EMBEDDING_URL=http://that-host:8000/v1)."""
+    import threading
+
+    import httpx
+    import numpy as np
+    import uvicorn
+
+    from eval.bench.loadtest import free_port
+    from qa.remote import OpenAIEmbedder
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(assistant), port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            if server.started and httpx.get(f"{base}/api/health").status_code == 200:
+                break
+            time.sleep(0.1)
+        remote = OpenAIEmbedder(f"{base}/v1", assistant.embedder.name)
+        texts = [f"text number {i} about trafficking" for i in range(70)]  # more than one batch
+        assert remote.dim == assistant.embedder.dim and remote.name == assistant.embedder.name
+        assert np.allclose(remote.embed(texts), assistant.embedder.embed(texts), atol=1e-6)
+    finally:
+        server.should_exit = True
+        thread.join(5)

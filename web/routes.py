@@ -19,7 +19,7 @@ from fastapi.sse import EventSourceResponse
 from fastapi.templating import Jinja2Templates
 
 from qa.assistant import Assistant
-from qa.errors import QAError
+from qa.errors import BadQuestionError, QAError
 from qa.questions import check_question
 from qa.records import Answer, SourceDoc
 from web.deps import (
@@ -35,6 +35,7 @@ from web.schemas import (
     AskRequest,
     ChatCompletionRequest,
     DocumentList,
+    EmbeddingRequest,
     ErrorBody,
     Health,
     SourceText,
@@ -42,6 +43,7 @@ from web.schemas import (
     completion_chunk,
     completion_id,
     data_line,
+    embeddings_reply,
     final_chunk,
     sse,
 )
@@ -123,6 +125,17 @@ def source_text(source: str, assistant: Assistant = Depends(ready_assistant)) ->
 def models(assistant: Assistant = Depends(ready_assistant)) -> dict:
     """The one model this server answers with (for OpenAI clients that list models first)."""
     return {"object": "list", "data": [{"id": assistant.catalog().model, "object": "model", "owned_by": "local"}]}
+
+
+@openai.post("/embeddings", responses=BAD_INPUT)
+def embeddings(body: EmbeddingRequest, assistant: Assistant = Depends(ready_assistant)) -> dict:
+    """OpenAI-compatible embeddings with this server's embedding model, so that replicas (QA_EMBEDDING_URL) and
+    big ingestion runs elsewhere need no model of their own. `model` must be empty or this model's name."""
+    name = assistant.embedder.name
+    if body.model and body.model != name:
+        raise BadQuestionError(f"this server embeds with {name!r}, not {body.model!r}")
+    texts = body.texts
+    return embeddings_reply(assistant.embedder.embed(texts), name, texts)
 
 
 @openai.post("/chat/completions", response_model=None, responses={200: STREAM, **BAD_INPUT})

@@ -22,6 +22,8 @@ from qa.records import Answer, Catalog
 
 MAX_HISTORY = 40  # messages; the assistant only uses the last user question, the rest is context for clients
 MAX_MESSAGE_CHARS = 8000
+MAX_EMBEDDING_INPUTS = 256  # texts per /v1/embeddings request
+MAX_EMBEDDING_CHARS = 8000
 EXAMPLE_QUESTION = "What percentage of sex trafficking victims are advertised online?"
 
 
@@ -140,6 +142,34 @@ class ChatCompletionRequest(BaseModel):
             raise BadQuestionError("the last message must be the user's question")
         history = [{"role": m.role, "content": m.text} for m in earlier if m.role in ("user", "assistant")]
         return last.text, history
+
+
+class EmbeddingRequest(BaseModel):
+    """OpenAI's /v1/embeddings: replicas with QA_EMBEDDING_URL pointed at this server embed their questions here."""
+
+    model_config = ConfigDict(extra="allow")  # encoding_format, user, …: accepted; vectors are floats
+
+    model: str = ""
+    input: str | list[str] = Field(min_length=1)
+
+    @property
+    def texts(self) -> list[str]:
+        texts = [self.input] if isinstance(self.input, str) else self.input
+        if len(texts) > MAX_EMBEDDING_INPUTS or any(len(t) > MAX_EMBEDDING_CHARS for t in texts):
+            raise BadQuestionError(
+                f"at most {MAX_EMBEDDING_INPUTS} texts of at most {MAX_EMBEDDING_CHARS} characters per request"
+            )
+        return texts
+
+
+def embeddings_reply(vectors: Any, model: str, texts: list[str]) -> dict[str, Any]:
+    words = sum(len(t.split()) for t in texts)
+    return {
+        "object": "list",
+        "model": model,
+        "data": [{"object": "embedding", "index": i, "embedding": v.tolist()} for i, v in enumerate(vectors)],
+        "usage": {"prompt_tokens": words, "total_tokens": words},  # words, not word pieces
+    }
 
 
 def completion_id() -> str:
