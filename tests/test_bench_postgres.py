@@ -64,3 +64,25 @@ def test_the_section_runs_only_when_asked_for():
 def test_sizes_and_query_spread():
     assert [size_label(n) for n in (2000, 100_000, 1_000_000, 1500)] == ["2k", "100k", "1m", "1500"]
     assert evenly_spaced(10, 3) == [0, 4, 9] and evenly_spaced(2, 5) == [0, 1] and evenly_spaced(5, 1) == [0]
+
+
+def test_a_database_url_gets_a_database_beside_it_and_keeps_its_index(tmp_path, seed_index):
+    import psycopg
+
+    from index.db import start_local, stop_local
+
+    url = start_local(tmp_path / "pg")
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE TABLE qa_chunks (seq int)")  # stands for the user's index
+            conn.execute("CREATE INDEX qa_chunks_hnsw ON qa_chunks (seq)")
+        settings = Settings(index_dir=seed_index.index_dir, corpus_dir=seed_index.corpus_dir, database_url=url)
+        queries = ["Who chaired the OSCE in 2024?"]
+        run = measure_postgres(settings, [500], 0.02, 1, tmp_path, seed_index.embedder, queries, lexical_queries=1)
+        assert "database qa_bench beside" in run.server and run.scales[0].rows == 500
+        assert run.scales[0].build.hnsw_mb > 0
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT count(*) FROM pg_database WHERE datname = 'qa_bench'").fetchone()[0] == 0
+            assert conn.execute("SELECT to_regclass('qa_chunks_hnsw')").fetchone()[0] is not None
+    finally:
+        stop_local(tmp_path / "pg")

@@ -57,8 +57,8 @@ def parser() -> argparse.ArgumentParser:
         "--backend",
         choices=("files", "postgres"),
         default="files",
-        help="postgres: the PostgreSQL store at --pg-sizes chunks (a bundled server, or QA_DATABASE_URL's schema "
-        "qa_bench), alone or with --only's sections",
+        help="postgres: the PostgreSQL store at --pg-sizes chunks (a temporary bundled server, or a database "
+        "qa_bench made beside QA_DATABASE_URL's), alone or with --only's sections",
     )
     p.add_argument(
         "--pg-sizes", type=_sizes, default=[100_000], help="chunks for --backend postgres (default: 100000; 1M opt-in)"

@@ -12,7 +12,8 @@ search over the same vectors, FAISS beside it (ann.py), and a replica — a chil
 PostgresStore and no model (pg_replica.py) — answering the hybrid queries, for its peak RSS.
 
 The database is a bundled server (index/db.py) in the scratch folder, stopped at the end; or, with
-QA_DATABASE_URL, that database's schema `qa_bench`, created and dropped (the index in `public` is not touched).
+QA_DATABASE_URL, a database `qa_bench` beside that URL's, created and dropped (its own index is not touched;
+a schema would not do: the writer's unqualified `DROP INDEX qa_chunks_hnsw` would find the one in `public`).
 The base is the settings' index (`--index`; index/store by default, built from the corpus if missing). Its
 texts repeat over the rows, so a query word common in the base is in a large share of all rows, and BM25 in
 SQL scores every row that has one: `lexical_rows` says how many that was. With few base chunks (the seeds'
@@ -42,11 +43,16 @@ from eval.bench.retrieval import CANDIDATES
 from eval.bench.summary import distribution, median_of, round_figure
 from eval.bench.synthetic import replicate, synthetic_chunks
 from eval.bench.timing import seconds_of, timed
+from qa.errors import QAError
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMA = "qa_bench"  # where the bench writes in a QA_DATABASE_URL database
+BENCH_DATABASE = "qa_bench"  # where the bench writes on a QA_DATABASE_URL server
 RECALL_K = 10
 WIDE = 4
+
+
+class BenchDatabaseError(QAError):
+    """QA_DATABASE_URL is the bench's own scratch database."""
 
 
 @dataclass(frozen=True)
@@ -200,20 +206,23 @@ def source_store(settings, workdir: Path, embedder):
 
 @contextmanager
 def bench_database(settings, workdir: Path) -> Iterator[tuple[str, str, str]]:
-    """(url, what server it is, its shared_buffers): QA_DATABASE_URL's schema `qa_bench`, or a bundled server."""
+    """(url, what server it is, its shared_buffers): a database `qa_bench` on QA_DATABASE_URL's server (CREATEDB
+    needed), or a bundled server."""
     import psycopg
-    from psycopg.conninfo import make_conninfo
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
     from index.db import start_local, stop_local
     from qa.pgstore import describe
 
     if settings.database_url is not None:
         url = settings.database_url.get_secret_value()
+        bench_url = make_conninfo(url, dbname=BENCH_DATABASE)
+        if conninfo_to_dict(url).get("dbname") == BENCH_DATABASE:
+            raise BenchDatabaseError(f"QA_DATABASE_URL names the database {BENCH_DATABASE}, which the bench replaces")
+        _drop_database(url)  # left by a killed run
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")  # left by a killed run
-            conn.execute(f"CREATE SCHEMA {SCHEMA}")
-        where, cleanup = f"{describe(url)} (schema {SCHEMA})", lambda: _drop_schema(url)
-        bench_url = make_conninfo(url, options=f"-c search_path={SCHEMA},public")
+            conn.execute(f"CREATE DATABASE {BENCH_DATABASE}")
+        where, cleanup = f"database {BENCH_DATABASE} beside {describe(url)}", lambda: _drop_database(url)
     else:
         data_dir = workdir / "postgres"
         bench_url = start_local(data_dir)
@@ -229,11 +238,11 @@ def bench_database(settings, workdir: Path) -> Iterator[tuple[str, str, str]]:
         cleanup()
 
 
-def _drop_schema(url: str) -> None:
+def _drop_database(url: str) -> None:
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
 
 
 def measure_size(url, base, rows, noise, queries, query_vectors, settings, repeat, lexical_queries) -> PostgresScale:
