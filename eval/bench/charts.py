@@ -1,4 +1,4 @@
-"""Charts: the six panels of a bench run as one matplotlib figure, rendered to an inline SVG.
+"""Charts: the six panels of a bench run (eight with the postgres section) as one matplotlib figure, rendered to an inline SVG.
 
     svg = render_svg(run)   # "<svg …>…</svg>": answer stages, prompt tokens vs TTFT, retrieval, build, search, targets
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from eval.bench.summary import STAGES, answer_stages, is_generated
-from eval.bench.table import load_text, number, scales_of
+from eval.bench.table import load_text, number, pg_labels_of, scales_of
 from eval.bench.targets import MISS, NEUTRAL, op_symbol, status_colour
 from eval.charts import figure, to_svg
 
@@ -30,8 +30,12 @@ def render_svg(run: dict[str, Any]) -> str:
     """One SVG of six panels, two a row, under the run's name, model and load average."""
     m = run["metrics"]
     samples = run.get("sections", {}).get("answers", {}).get("samples", [])
-    fig, axes = figure(12.5, 13.0, rows=3, cols=2)
-    (stages, scatter), (retrieval, build), (search, targets) = axes
+    labels = pg_labels_of(m)
+    fig, axes = figure(12.5, 17.3 if labels else 13.0, rows=4 if labels else 3, cols=2)
+    (stages, scatter), (retrieval, build), (search, targets) = axes[:3]
+    if labels:
+        _pg_latency_panel(axes[3][0], m, labels)
+        _pg_dense_panel(axes[3][1], m, labels[-1])
     _stages_panel(stages, samples)
     _scatter_panel(scatter, samples)
     _retrieval_panel(retrieval, m)
@@ -117,6 +121,33 @@ def _search_panel(ax, m: dict[str, Any]) -> None:
     _grouped_bars(ax, title, groups, ("p50", "p95"), "ms")
 
 
+def _pg_latency_panel(ax, m: dict[str, Any], labels: list[str]) -> None:
+    groups = [
+        BarGroup(
+            f"{name} {label}",
+            (m.get(f"pg.{label}.{key}.p50_ms"), m.get(f"pg.{label}.{key}.p95_ms")),
+            50 if key == "hybrid" else None,
+        )
+        for label in labels
+        for key, name in (("dense", "dense"), ("lexical", "BM25"), ("hybrid", "hybrid"))
+    ]
+    title = "PostgreSQL retrieval given the vector (ms; dashed: 50 ms at 1M)"
+    _grouped_bars(ax, title, groups, ("p50", "p95"), "ms")
+
+
+def _pg_dense_panel(ax, m: dict[str, Any], label: str) -> None:
+    p = f"pg.{label}"
+    recall, faiss_recall = m.get(f"{p}.recall@10"), m.get(f"{p}.faiss.hnsw.recall@10")
+    title = f"Dense search at {_count(m.get(f'{p}.rows'))} rows (ms)"
+    if recall is not None and faiss_recall is not None:
+        title += f" · recall@10 pgvector {recall:.3f}, FAISS {faiss_recall:.3f}"
+    groups = [
+        BarGroup(name, (m.get(f"{p}.{key}.p50_ms"), m.get(f"{p}.{key}.p95_ms")))
+        for key, name in (("dense", "pgvector HNSW"), ("faiss.hnsw", "FAISS HNSW"), ("faiss.exact", "FAISS exact"))
+    ]
+    _grouped_bars(ax, title, groups, ("p50", "p95"), "ms")
+
+
 def _grouped_bars(ax, title: str, groups: list[BarGroup], series: tuple[str, ...], unit: str) -> None:
     """Bars side by side per group, each labelled with its value; a dashed line marks a group's target."""
     ax.set_title(title, **TITLE)
@@ -145,8 +176,9 @@ def _grouped_bars(ax, title: str, groups: list[BarGroup], series: tuple[str, ...
 def _targets_panel(ax, targets: list[dict[str, Any]]) -> None:
     ax.set_title("Targets", **TITLE)
     ax.axis("off")
+    step = min(0.135, 0.93 / max(1, len(targets)))  # the postgres section adds five
     for i, t in enumerate(targets):
-        y = 0.93 - i * 0.135
+        y = 0.93 - i * step
         box = {"boxstyle": "round,pad=0.3", "facecolor": status_colour(t["status"]), "edgecolor": "none"}
         ax.text(0.0, y, t["status"], transform=ax.transAxes, va="center", color="white", fontweight="bold", bbox=box)
         value = "not measured" if t["value"] is None else f"{number(t['value'], t['unit'])} {t['unit']}"

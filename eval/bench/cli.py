@@ -53,6 +53,19 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive, help="answer only the first N gold items")
     p.add_argument("--ann-rows", type=int, default=100_000, help="rows for exact vs HNSW search (default: 100000)")
     p.add_argument("--ann-noise", type=float, default=0.02, help="noise added to replicated vectors (default: 0.02)")
+    p.add_argument(
+        "--backend",
+        choices=("files", "postgres"),
+        default="files",
+        help="postgres: the PostgreSQL store at --pg-sizes chunks (a temporary bundled server, or a database "
+        "qa_bench made beside QA_DATABASE_URL's), alone or with --only's sections",
+    )
+    p.add_argument(
+        "--pg-sizes", type=_sizes, default=[100_000], help="chunks for --backend postgres (default: 100000; 1M opt-in)"
+    )
+    p.add_argument(
+        "--pg-queries", type=_positive, default=20, help="questions for BM25 and hybrid in postgres (default: 20)"
+    )
     p.add_argument("--compare", type=Path, metavar="PREV.json", help="show an earlier run's figures beside these")
     p.add_argument("--out", type=Path, default=RESULTS_DIR, help="results folder (default: bench/results)")
     p.add_argument("--workdir", type=Path, help="where temporary corpora and indexes go (default: the system temp)")
@@ -69,6 +82,17 @@ def _scales(text: str) -> list[int]:
     if not scales or scales[0] < 1:
         raise argparse.ArgumentTypeError("--scales must be positive")
     return scales
+
+
+def _sizes(text: str) -> list[int]:
+    """_sizes("1000000,100000") == [100000, 1000000]."""
+    try:
+        sizes = sorted({int(s.replace("_", "")) for s in text.split(",") if s.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--pg-sizes takes chunk counts like 100000,1000000, not {text!r}") from None
+    if not sizes or sizes[0] < 100:
+        raise argparse.ArgumentTypeError("--pg-sizes must be at least 100 chunks")
+    return sizes
 
 
 def _positive(text: str) -> int:

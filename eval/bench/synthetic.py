@@ -4,12 +4,14 @@ docs = synthesize_corpus(seeds, 100)            # (name, text) × 100 per seed: 
 write_corpus(docs, workdir / "corpus-x100")      # a folder `qa index` can build
 vectors = replicate(store.vectors, 100_000, noise=0.02)
 big = synthetic_store(store, vectors)            # the store's chunks repeated over those rows
+chunks = synthetic_chunks(store.chunks, 100_000) # the same, each with its own id ("000042_002_….txt#3")
 """
 
 from __future__ import annotations
 
 import random
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -87,3 +89,14 @@ def synthetic_store(base, vectors: np.ndarray, faiss_index: Any = None):
     too); the FAISS index is built unless given (the ann section passes the HNSW index it timed)."""
     chunks = [base.chunks[i % len(base.chunks)] for i in range(len(vectors))]
     return base.with_vectors(chunks, vectors, faiss_index)
+
+
+def synthetic_chunks(base: list, rows: int) -> list:
+    """`base` repeated in turn to `rows` chunks, copy N's ids prefixed "N_" (a database wants unique ids).
+
+    synthetic_chunks(chunks, 2 * len(chunks))[len(chunks)].chunk_id == "000001_" + chunks[0].chunk_id
+    """
+    return [
+        replace(base[i % len(base)], chunk_id=f"{i // len(base):06d}_{base[i % len(base)].chunk_id}")
+        for i in range(rows)
+    ]

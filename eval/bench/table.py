@@ -121,6 +121,65 @@ def index_rows(scale: int) -> list[Row]:
     ]
 
 
+PG_ROWS = (
+    Row(
+        "postgres",
+        "pgvector HNSW m / ef_construction / ef_search",
+        ("pg.hnsw_m", "pg.ef_construction", "pg.ef_search"),
+        "",
+    ),
+    Row("postgres", "replica RSS without a model (largest size)", ("pg.replica_rss_mb",), "MB"),
+)
+
+
+def pg_rows(label: str) -> list[Row]:
+    """The rows of one size of the postgres section (pg.100k.*)."""
+    p, group = f"pg.{label}", f"postgres {label}"
+    return [
+        Row(
+            group, "rows (replicated from how many chunks) / queries", (f"{p}.rows", "pg.base_chunks", "pg.queries"), ""
+        ),
+        Row(group, "insert throughput (COPY: vectors, tsvectors, GIN)", (f"{p}.insert_rows_per_s",), "chunks/s"),
+        Row(
+            group,
+            "insert / term counts + commit / HNSW build / VACUUM ANALYZE",
+            (f"{p}.insert_s", f"{p}.finish_s", f"{p}.hnsw_build_s", f"{p}.vacuum_s"),
+            "s",
+        ),
+        Row(group, "table with indexes / HNSW / GIN", (f"{p}.table_mb", f"{p}.hnsw_mb", f"{p}.gin_mb"), "MB"),
+        Row(group, "hybrid retrieve() given the vector p50 / p95", (f"{p}.hybrid.p50_ms", f"{p}.hybrid.p95_ms"), "ms"),
+        Row(group, "… dense (pgvector HNSW) p50 / p95", (f"{p}.dense.p50_ms", f"{p}.dense.p95_ms"), "ms"),
+        Row(group, "… lexical (BM25 in SQL) p50 / p95", (f"{p}.lexical.p50_ms", f"{p}.lexical.p95_ms"), "ms"),
+        Row(
+            group,
+            "… rows BM25 scores (sharing a query term) p50 / p95",
+            (f"{p}.lexical_rows.p50", f"{p}.lexical_rows.p95"),
+            "",
+        ),
+        Row(group, "pgvector HNSW recall@10 against exact", (f"{p}.recall@10",), "ratio"),
+        Row(group, "… at a 4× wider ef_search (how many)", (f"{p}.wide_recall@10", f"{p}.wide_ef_search"), ""),
+        Row(
+            group, "FAISS exact / HNSW p50 (same vectors)", (f"{p}.faiss.exact.p50_ms", f"{p}.faiss.hnsw.p50_ms"), "ms"
+        ),
+        Row(group, "FAISS HNSW recall@10 against exact", (f"{p}.faiss.hnsw.recall@10",), "ratio"),
+        Row(group, "FAISS HNSW build (M=32)", (f"{p}.faiss.hnsw.build_s",), "s"),
+        Row(
+            group,
+            "replica (no model) RSS ready / peak",
+            (f"{p}.replica.ready_rss_mb", f"{p}.replica.peak_rss_mb"),
+            "MB",
+        ),
+        Row(group, "replica hybrid p50 / p95", (f"{p}.replica.hybrid.p50_ms", f"{p}.replica.hybrid.p95_ms"), "ms"),
+        Row(group, "section seconds at this size", (f"{p}.seconds",), "s"),
+    ]
+
+
+def pg_labels_of(metrics: dict[str, Any]) -> list[str]:
+    """The sizes of the postgres section, smallest first: pg_labels_of({"pg.1m.rows": 1e6, "pg.2k.rows": 2e3}) == ["2k", "1m"]."""
+    rows = {k.split(".")[1]: v for k, v in metrics.items() if k.startswith("pg.") and k.endswith(".rows")}
+    return sorted(rows, key=rows.get)
+
+
 def scales_of(metrics: dict[str, Any]) -> list[int]:
     """The corpus sizes a run indexed: scales_of({"index.x1.chunks": 41, "index.x100.chunks": 3429}) == [1, 100]."""
     return sorted({int(k.split(".")[1][1:]) for k in metrics if k.startswith("index.x")})
@@ -130,6 +189,8 @@ def table_rows(run: dict[str, Any]) -> list[Row]:
     """Every row worth printing (at least one of its figures measured), in reading order."""
     m = run["metrics"]
     rows = [*STARTUP_ROWS, *ANSWER_ROWS, *(row for scale in scales_of(m) for row in index_rows(scale)), *SEARCH_ROWS]
+    rows += [row for label in pg_labels_of(m) for row in pg_rows(label)]
+    rows += PG_ROWS
     return [row for row in rows if any(m.get(k) is not None for k in row.keys)]
 
 

@@ -2,6 +2,7 @@
 
 evaluate_targets({"answer.total_ms.p50": 4200.0})[0]["status"] == "PASS"
 evaluate_targets({})[0]["status"] == "n/a"          # not measured in this run
+The Postgres targets (issue 12) are listed only in runs with the postgres section (`pg.*` figures).
 """
 
 from __future__ import annotations
@@ -28,12 +29,20 @@ TARGETS = (  # the targets of issue 6
     Target("cold_start.ready_s", "cold start to ready", "<=", 15, "s"),
     Target("rss.assistant_peak_mb", "peak RSS of the assistant", "<=", 3072, "MB"),
 )
+PG_TARGETS = (  # the targets of issue 12, at 1M chunks; the same limits at 100k show how far the 1M run has to go
+    Target("pg.1m.hybrid.p50_ms", "Postgres hybrid retrieval p50 at 1M chunks", "<=", 50, "ms"),
+    Target("pg.1m.recall@10", "pgvector recall@10 at 1M chunks", ">=", 0.95, "ratio"),
+    Target("pg.100k.hybrid.p50_ms", "Postgres hybrid retrieval p50 at 100k (1M limit)", "<=", 50, "ms"),
+    Target("pg.100k.recall@10", "pgvector recall@10 at 100k (1M limit)", ">=", 0.95, "ratio"),
+    Target("pg.replica_rss_mb", "replica RSS without a model (largest size)", "<=", 500, "MB"),
+)
 
 
 def evaluate_targets(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     """Each target with its measured value and status, as the run record's "targets" list (JSON)."""
     results = []
-    for target in TARGETS:
+    with_pg = any(k.startswith("pg.") for k in metrics)
+    for target in TARGETS + (PG_TARGETS if with_pg else ()):
         value = metrics.get(target.key)
         met = value is not None and (value <= target.limit if target.op == "<=" else value >= target.limit)
         status = "n/a" if value is None else "PASS" if met else "MISS"
