@@ -289,7 +289,7 @@ def build_tables(url: str, base, chunks: list, vectors: np.ndarray, settings) ->
     """Fresh tables, then one `qa index`-style build without the HNSW index, which is then built (and timed) alone."""
     import psycopg
 
-    from qa.pgstore import PostgresWriter
+    from index.pgwrite import PostgresWriter
     from qa.store import settings_fingerprint
 
     with psycopg.connect(url, autocommit=True) as conn:
