@@ -5,6 +5,7 @@ class QAError(Exception):
     """Base class: the message is one line a user can act on."""
 
     http_status = 500
+    transient = False  # a server that may come back (database, model server): worth trying again later
 
 
 class BadQuestionError(QAError):
@@ -42,6 +43,7 @@ class ModelServerError(QAError):
     """The model server (QA_LLM_URL, QA_EMBEDDING_URL) is down, refused, or answered something unusable."""
 
     http_status = 502
+    transient = True
 
 
 class ModelTimeoutError(ModelServerError):

@@ -34,6 +34,7 @@ class DatabaseUnavailableError(QAError):
 
     http_status = 503
     headers = {"Retry-After": "5"}
+    transient = True
 
 
 def describe(url: str) -> str:

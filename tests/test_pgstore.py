@@ -300,3 +300,29 @@ def test_serve_with_an_unreachable_database_says_so_in_one_line(tmp_path, monkey
     assert main(["serve", "--port", "0"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: database") and "\n" not in err and "QA_DATABASE_URL" in err
+
+
+def test_a_database_that_comes_up_after_the_server_is_waited_for(seed_corpus, tmp_path):
+    """Replicas may start before the database: they stay "loading", say what they wait for, and become ready."""
+    data = tmp_path / "later"
+    url = start_local(data)
+    build_index(seed_corpus, target(url), FakeEmbedder(), ChunkerSettings())
+    stop_local(data)
+    assistant = Assistant(
+        Settings(database_url=url),
+        embedder=FakeEmbedder(),
+        generator=FakeGenerator(_answer_34),
+        support_model=SUPPORT_MODEL,
+    )
+    try:
+        with TestClient(create_app(assistant)) as client:
+            _wait_for(lambda: "unreachable" in client.get("/api/health").json()["error"])
+            health = client.get("/api/health")
+            assert health.status_code == 503 and health.json()["status"] == "loading"
+            asked = client.post("/api/ask", json={"question": "How many of the 57 signatories criminalise it?"})
+            assert asked.status_code == 503 and "waiting for: database" in asked.json()["error"]
+            start_local(data)
+            _wait_for(lambda: client.get("/api/health").status_code == 200, timeout=15)
+            assert client.post("/api/ask", json={"question": "How many of the 57 signatories?"}).status_code == 200
+    finally:
+        stop_local(data)

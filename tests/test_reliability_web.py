@@ -332,6 +332,7 @@ def operations(client: TestClient) -> list[tuple[str, str, dict]]:
         "/api/ask": {"question": Q},
         "/api/ask/stream": {"question": Q},
         "/v1/chat/completions": {"messages": [{"role": "user", "content": Q}]},
+        "/v1/embeddings": {"input": Q},
     }
     out = []
     for path, methods in client.get("/openapi.json").json()["paths"].items():

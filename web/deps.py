@@ -27,6 +27,7 @@ from qa.errors import ModelServerError, QAError
 from qa.records import Answer
 
 log = logging.getLogger("web")
+RELOAD_SECONDS = 5.0  # between attempts to load while the database or the model server is unreachable
 POLL_SECONDS = 0.5  # how often a non-streaming request checks that its client is still there
 KEY_COOKIE = "qa_api_key"  # set by the page, so that links to /sources and /documents carry the key
 
@@ -110,6 +111,7 @@ class GenerationQueue:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-model")
         self._waiting = 0
         self._count_lock = threading.Lock()
+        self._closed = False
 
     @property
     def waiting(self) -> int:
@@ -120,11 +122,15 @@ class GenerationQueue:
         self._executor.submit(self._load)
 
     def close(self) -> None:
+        self._closed = True
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     def check_ready(self) -> None:
         if self.status == "loading":
-            raise NotReadyError("the assistant is still loading the model and the index — try again in a few seconds")
+            waiting_for = f" (waiting for: {self.error})" if self.error else ""
+            raise NotReadyError(
+                f"the assistant is still loading the model and the index{waiting_for} — try again in a few seconds"
+            )
         if self.status == "failed":
             raise NotReadyError(self.error)
 
@@ -153,11 +159,25 @@ class GenerationQueue:
             self.status = "ready"
             log.info(ready)
         except QAError as e:
+            if e.transient:  # the database or the model server is not there yet: keep trying, stay "loading"
+                self.error = str(e)
+                log.warning("cannot load the assistant yet (again in %g s): %s", RELOAD_SECONDS, e)
+                self._reload_later()
+                return
             self.status, self.error = "failed", str(e)
             log.error("cannot load the assistant: %s", e)
         except Exception as e:  # noqa: BLE001 - reported on /api/health, the traceback goes to the log
             self.status, self.error = "failed", f"cannot load the assistant: unexpected {type(e).__name__}: {e}"
             log.exception("cannot load the assistant")
+
+    def _reload_later(self) -> None:
+        def submit() -> None:
+            if not self._closed:
+                self._executor.submit(self._load)
+
+        timer = threading.Timer(RELOAD_SECONDS, submit)
+        timer.daemon = True
+        timer.start()
 
     def _run(self, generation: Generation, question: str, history: list[dict[str, str]]) -> None:
         with self._count_lock:
