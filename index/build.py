@@ -169,8 +169,8 @@ class PostgresTarget:
 
     url: str
     dim: int
-    hnsw_m: int = 16
-    ef_construction: int = 64
+    hnsw_m: int = 32
+    ef_construction: int = 128
     exact_below: int = 50_000
     _writer: PostgresWriter | None = None
 
