@@ -293,7 +293,7 @@ def build_tables(url: str, base, chunks: list, vectors: np.ndarray, settings) ->
     from qa.store import settings_fingerprint
 
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS qa_stats, qa_terms, qa_chunks, qa_documents, qa_manifest")
+        conn.execute("DROP TABLE IF EXISTS qa_stats, qa_terms, qa_postings, qa_chunks, qa_documents, qa_manifest")
     manifest = base.manifest
     fingerprint = settings_fingerprint(manifest.embedding_model, manifest.dim, manifest.chunker)
     dim, marks = vectors.shape[1], {}
@@ -315,7 +315,7 @@ def build_tables(url: str, base, chunks: list, vectors: np.ndarray, settings) ->
         conn.execute(  # what `qa index` would have recorded, had it built the index in its transaction
             "UPDATE qa_manifest SET body = jsonb_set(body, '{index_type}', to_jsonb(%s::text))", (index_type,)
         )
-        _, vacuum_s = timed(lambda: conn.execute("VACUUM ANALYZE qa_chunks"))
+        _, vacuum_s = timed(lambda: conn.execute("VACUUM ANALYZE qa_chunks, qa_postings"))
         sizes = conn.execute(
             "SELECT pg_total_relation_size('qa_chunks'), pg_relation_size('qa_chunks_hnsw'), "
             "pg_relation_size('qa_chunks_tsv')"
