@@ -6,6 +6,15 @@
 
 A build is one transaction under an advisory lock: a failed or killed build leaves the previous index
 answering, and a second `qa index` waits for the first instead of interleaving with it.
+
+BM25 postings (qa_postings: term, seq, tf, dl, impact) are made in SQL from the new chunks' tsvectors once
+they are in, with the build's own average length, and ordered by term and impact (a full build writes each
+term's best postings next to each other). impact = tf / (tf + k1 (1 - b + b dl / avgdl)) only orders a term's
+postings (PostgresStore.lexical reads the top IMPACT_TOP of each): scores are computed from tf and dl with
+the current average at query time. An incremental build keeps the old rows' impacts unless the average
+length moved by more than IMPACT_DRIFT, when every posting is made again. There is no foreign key to
+qa_chunks (a check per posting on insert, a cascade per deleted chunk) nor index on seq: a build deletes
+the postings of the chunks it deletes itself, in one pass over the table.
 """
 
 from __future__ import annotations
@@ -23,6 +32,8 @@ from qa.records import Chunk, Manifest, SourceDoc
 from qa.tokens import terms
 
 BUILD_LOCK = 0x51A1DE  # pg_advisory_xact_lock key: one `qa index` at a time per database
+IMPACT_DRIFT = 0.02  # relative change of the average chunk length beyond which every impact is recomputed
+TABLES = ("qa_stats", "qa_terms", "qa_postings", "qa_chunks", "qa_documents", "qa_manifest")
 
 
 def tsvector_of(text: str) -> tuple[str, int]:
@@ -83,6 +94,10 @@ class PostgresWriter:
             "CREATE TABLE IF NOT EXISTS qa_terms (term text PRIMARY KEY, chunks int NOT NULL)",
             "CREATE TABLE IF NOT EXISTS qa_stats (id int PRIMARY KEY CHECK (id = 1), n_chunks bigint NOT NULL, "
             "avg_terms float8 NOT NULL)",
+            "ALTER TABLE qa_stats ADD COLUMN IF NOT EXISTS impact_avg_terms float8",  # what the impacts used
+            "CREATE TABLE IF NOT EXISTS qa_postings (term text NOT NULL, seq bigint NOT NULL, tf int NOT NULL, "
+            "dl int NOT NULL, impact real NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS qa_postings_top ON qa_postings (term, impact DESC, seq) INCLUDE (tf, dl)",
         ):
             self._conn.execute(statement)
 
@@ -104,10 +119,10 @@ class PostgresWriter:
             "SELECT atttypmod FROM pg_attribute WHERE attrelid = 'qa_chunks'::regclass AND attname = 'embedding'"
         ).fetchone()
         if dim is not None and dim[0] != self.dim:
-            self._conn.execute("DROP TABLE qa_stats, qa_terms, qa_chunks, qa_documents, qa_manifest")
+            self._conn.execute(f"DROP TABLE {', '.join(TABLES)}")
             self._create_tables()
             return
-        for table in ("qa_stats", "qa_terms", "qa_chunks", "qa_documents", "qa_manifest"):
+        for table in TABLES:
             self._conn.execute(f"DELETE FROM {table}")
 
     def save(
@@ -124,7 +139,11 @@ class PostgresWriter:
         new_files = {d.source: d.file_hash for d in docs}
         stale = [s for s in old_files if new_files.get(s) != old_files[s]]
         fresh = {d.source for d in docs if old_files.get(d.source) != d.file_hash}
+        self._conn.execute(
+            "DELETE FROM qa_postings WHERE seq IN (SELECT seq FROM qa_chunks WHERE source = ANY(%s))", (stale,)
+        )
         self._conn.execute("DELETE FROM qa_documents WHERE source = ANY(%s)", (stale,))
+        last_kept = self._conn.execute("SELECT coalesce(max(seq), 0) FROM qa_chunks").fetchone()[0]
         with self._conn.cursor().copy(
             "COPY qa_documents (source, title, text, metadata, file_hash) FROM STDIN"
         ) as copy:
@@ -137,8 +156,7 @@ class PostgresWriter:
         index_type = self.index_vectors(n_chunks)
         self._conn.execute("DELETE FROM qa_terms")
         self._conn.execute("INSERT INTO qa_terms SELECT word, ndoc FROM ts_stat('SELECT tsv FROM qa_chunks')")
-        self._conn.execute("DELETE FROM qa_stats")
-        self._conn.execute("INSERT INTO qa_stats SELECT 1, count(*), coalesce(avg(n_terms), 1) FROM qa_chunks")
+        self.write_postings(last_kept)
         manifest = replace(
             fingerprint,
             built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -154,6 +172,20 @@ class PostgresWriter:
         )
         return manifest
 
+    def write_postings(self, last_kept: int) -> None:
+        """qa_stats, and the postings of the chunks after seq `last_kept` (the new ones), or of every chunk
+        when the average length moved by more than IMPACT_DRIFT since the kept rows' impacts were made."""
+        old = self._conn.execute("SELECT impact_avg_terms FROM qa_stats WHERE id = 1").fetchone()
+        avg = self._conn.execute("SELECT coalesce(avg(n_terms), 1)::float8 FROM qa_chunks").fetchone()[0]
+        impact_avg = old[0] if old and old[0] else None
+        if impact_avg is None or abs(avg / impact_avg - 1) > IMPACT_DRIFT:
+            self._conn.execute("DELETE FROM qa_postings")
+            impact_avg, last_kept = avg, 0
+        self._conn.execute("DELETE FROM qa_stats")
+        self._conn.execute("INSERT INTO qa_stats SELECT 1, count(*), %s, %s FROM qa_chunks", (avg, impact_avg))
+        self._conn.execute("SET LOCAL work_mem = '256MB'")  # the sort by term and impact
+        self._conn.execute(POSTINGS_SQL, (impact_avg, last_kept))
+
     def index_vectors(self, n_chunks: int) -> str:
         """HNSW above the exact-search threshold (built after the rows are in, as pgvector advises)."""
         if n_chunks < self.exact_below:
@@ -167,6 +199,16 @@ class PostgresWriter:
                 f"WITH (m = {int(self.hnsw_m)}, ef_construction = {int(self.ef_construction)})"
             )
         return f"hnsw (pgvector, m={self.hnsw_m}, ef_construction={self.ef_construction})"
+
+
+POSTINGS_SQL = """
+INSERT INTO qa_postings (term, seq, tf, dl, impact)
+SELECT u.lexeme, c.seq, cardinality(u.positions), c.n_terms,
+       cardinality(u.positions) / (cardinality(u.positions) + 1.5 * (0.25 + 0.75 * c.n_terms / %s::float8))
+FROM qa_chunks c CROSS JOIN LATERAL unnest(c.tsv) AS u(lexeme, positions, weights)
+WHERE c.seq > %s
+ORDER BY 1, 5 DESC, 2
+"""
 
 
 def insert_chunks(conn, rows: list[tuple[Chunk, np.ndarray]], progress=None, batch: int = 5000) -> None:

@@ -2,11 +2,12 @@
 
     store = PostgresStore.connect("postgresql://…", expected=settings_fingerprint(name, 384, chunker))
     store.dense(query_vector, 30)        # pgvector: HNSW above `exact_below` chunks, exact search below
-    store.lexical(terms("…"), 30)        # full text: a tsvector of qa.tokens.terms (the same words as BM25)
+    store.lexical(terms("…"), 30)        # BM25 over postings of qa.tokens.terms, best impact first per term
 
 Tables: qa_manifest (one row, JSON), qa_documents, qa_chunks (seq = the chunk key, in build order;
 embedding vector(dim); tsv tsvector, GIN-indexed), qa_terms (chunks per term: rarity and IDF, as the file
-store counts them), qa_stats (for BM25). They are written by index/pgwrite.py.
+store counts them), qa_postings (term, chunk, tf, length, impact: BM25's postings, read best-impact first),
+qa_stats (for BM25). They are written by index/pgwrite.py.
 """
 
 from __future__ import annotations
@@ -140,13 +141,23 @@ class PostgresStore:
 
     def lexical(self, query_terms: list[str], n: int) -> list[int]:
         """BM25 as bm25s computes it (Lucene's IDF and term-frequency saturation, k1 1.5, b 0.75), in SQL
-        over the chunks the GIN index finds: the same ranking as the file store, up to ties."""
+        over each query term's IMPACT_TOP best postings (qa_postings, by tf / (tf + k1 (1 - b + b dl / avgdl))):
+        the same ranking as the file store, up to ties, while no query term is in more than IMPACT_TOP chunks.
+        Beyond that a chunk is scored on the terms in whose top it is, and one in none of them is not found."""
+        import psycopg
+
         if not query_terms or n == 0:
             return []
         weights = Counter(query_terms)  # bm25s scores a repeated query word once per repetition
-        query = " | ".join(lexeme(t) for t in weights)
-        with self._cursor() as cur:
-            rows = cur.execute(BM25_SQL, (list(weights), list(weights.values()), query, n)).fetchall()
+        top = max(IMPACT_TOP, n)
+        try:
+            with self._cursor() as cur:
+                rows = cur.execute(BM25_SQL, (list(weights), list(weights.values()), top, n)).fetchall()
+        except psycopg.errors.UndefinedTable:
+            raise IndexCorruptError(
+                f"the index in {describe(self.url)} has no BM25 postings (built by an older `qa index`) — run "
+                "`qa index --rebuild`"
+            ) from None
         return [r[0] for r in rows]
 
     def fetch(self, keys: list[int], query_vector: np.ndarray) -> dict[int, tuple[Chunk, float]]:
@@ -277,18 +288,20 @@ class _TermCounts(Mapping):
             return cur.execute("SELECT count(*) FROM qa_terms").fetchone()[0]
 
 
+IMPACT_TOP = 1000  # postings read per query term, best impact first (index/pgwrite.py writes them)
+
 BM25_SQL = """
 WITH q AS (SELECT * FROM unnest(%s::text[], %s::int[]) AS q(term, weight)),
-     s AS (SELECT n_chunks, avg_terms FROM qa_stats WHERE id = 1)
-SELECT c.seq, sum(q.weight * ln(1 + (s.n_chunks - t.chunks + 0.5) / (t.chunks + 0.5))
-                  * cardinality(u.positions)
-                  / (cardinality(u.positions) + 1.5 * (0.25 + 0.75 * c.n_terms / s.avg_terms))) AS score
-FROM s, qa_chunks c
-CROSS JOIN LATERAL unnest(c.tsv) AS u(lexeme, positions, weights)
-JOIN q ON q.term = u.lexeme
-JOIN qa_terms t ON t.term = u.lexeme
-WHERE c.tsv @@ CAST(%s AS tsquery)
-GROUP BY c.seq ORDER BY score DESC, c.seq LIMIT %s
+     s AS (SELECT n_chunks::float8 AS n_chunks, avg_terms FROM qa_stats WHERE id = 1),
+     hits AS (
+       SELECT p.seq, q.weight * ln(1 + (s.n_chunks - t.chunks + 0.5) / (t.chunks + 0.5))
+                     * p.tf / (p.tf + 1.5 * (0.25 + 0.75 * p.dl / s.avg_terms)) AS score
+       FROM s, q JOIN qa_terms t ON t.term = q.term
+       CROSS JOIN LATERAL (
+         SELECT seq, tf, dl FROM qa_postings WHERE term = q.term ORDER BY impact DESC, seq LIMIT %s
+       ) AS p
+     )
+SELECT seq, sum(score) AS score FROM hits GROUP BY seq ORDER BY score DESC, seq LIMIT %s
 """
 
 

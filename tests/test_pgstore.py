@@ -89,6 +89,48 @@ def test_bm25_in_sql_ranks_as_bm25s(pg_index, seed_store):
     assert store.lexical([], 10) == [] and store.lexical(["zzzunknown"], 10) == []
 
 
+def test_a_term_in_more_chunks_than_impact_top_still_gives_its_best_chunks(pg_index, seed_store, monkeypatch):
+    """Beyond IMPACT_TOP postings a term contributes its best-impact chunks only: a one-word query is then
+    still exact (its chunks rank by impact), and every chunk found is in the top of one of the query's terms."""
+    import qa.pgstore
+
+    database, store, _ = pg_index
+    counts = seed_store.term_counts()
+    common = max(counts, key=lambda t: (counts[t], t))
+    top = 3
+    assert counts[common] > 2 * top
+    monkeypatch.setattr(qa.pgstore, "IMPACT_TOP", top)
+    with psycopg.connect(database) as conn:
+        tops = {
+            term: [r[0] for r in rows]
+            for term in counts
+            if (
+                rows := conn.execute(
+                    "SELECT seq FROM qa_postings WHERE term = %s ORDER BY impact DESC, seq LIMIT %s", (term, top)
+                ).fetchall()
+            )
+        }
+        assert _best_by_impact(conn, common, top) == tops[common]
+    files = [seed_store.chunks[i].chunk_id for i in seed_store.lexical([common], top)]
+    pg_chunk = {key: chunk.chunk_id for key, (chunk, _) in store.fetch(list(range(1, 10_000)), _zero()).items()}
+    assert store.lexical([common], top) == tops[common]
+    assert sorted(pg_chunk[k] for k in tops[common]) == sorted(files)  # bm25s's top of that word, up to order
+    for question in QUESTIONS[:30]:
+        query = set(terms(question))
+        found = store.lexical(terms(question), top)  # (a longer list reads max(n, IMPACT_TOP) a term)
+        assert found and all(any(k in tops.get(t, []) for t in query) for k in found), question
+
+
+def _best_by_impact(conn, term: str, k: int) -> list[int]:
+    """The chunks with the term, best BM25 term-frequency component first, recomputed from the chunk rows."""
+    avg = conn.execute("SELECT avg(n_terms)::float8 FROM qa_chunks").fetchone()[0]
+    rows = conn.execute(
+        "SELECT c.seq, cardinality(u.positions), c.n_terms FROM qa_chunks c, unnest(c.tsv) u WHERE u.lexeme = %s",
+        (term,),
+    ).fetchall()
+    return [s for s, *_ in sorted(rows, key=lambda r: (-r[1] / (r[1] + 1.5 * (0.25 + 0.75 * r[2] / avg)), r[0]))][:k]
+
+
 def _zero():
     import numpy as np
 
@@ -141,6 +183,75 @@ def test_incremental_rebuild_embeds_only_what_changed(database, seed_corpus):
     store = PostgresStore.connect(database, FINGERPRINT)
     assert second.name not in store.docs and store.n_chunks == report.chunks
     assert sum(s.chunks for s in store.summaries()) == report.chunks
+    _assert_postings_consistent(database)
+
+
+def test_incremental_builds_keep_the_postings_of_a_fresh_build(database, server, seed_corpus, monkeypatch):
+    """Postings after an incremental build: none left for deleted chunks, one per (chunk, term), and BM25
+    rankings as from a fresh build of the same files; with the drift threshold at 0, every impact made again."""
+    import index.pgwrite
+
+    build_index(seed_corpus, target(database), FakeEmbedder(), ChunkerSettings())
+    files = sorted(seed_corpus.iterdir())
+    files[0].write_text(
+        files[0].read_text(encoding="utf-8") + "\n\nA closing sentence on reporting.\n", encoding="utf-8"
+    )
+    files[2].unlink()  # (not 0 or 1: their lines decide what boilerplate the others lose, which a build of
+    # only the changed files does not redo, and the fresh build below would)
+    (seed_corpus / "new.txt").write_text("A new document about labour exploitation in agriculture. " * 40)
+    report = build_index(seed_corpus, target(database), FakeEmbedder(), ChunkerSettings())
+    assert report.deleted and report.changed and report.added
+    _assert_postings_consistent(database)
+    fresh = _another_database(server)
+    build_index(seed_corpus, target(fresh), FakeEmbedder(), ChunkerSettings())
+    assert _postings(database) == _postings(fresh)
+    a, b = PostgresStore.connect(database, FINGERPRINT), PostgresStore.connect(fresh, FINGERPRINT)
+    chunk_a = {k: c.chunk_id for k, (c, _) in a.fetch(list(range(1, 10_000)), _zero()).items()}
+    chunk_b = {k: c.chunk_id for k, (c, _) in b.fetch(list(range(1, 10_000)), _zero()).items()}
+    for question in QUESTIONS:
+        found_a, found_b = a.lexical(terms(question), 10), b.lexical(terms(question), 10)
+        assert [chunk_a[k] for k in found_a[:3]] == [chunk_b[k] for k in found_b[:3]], question  # seqs break ties
+    a.close()
+    b.close()
+    monkeypatch.setattr(index.pgwrite, "IMPACT_DRIFT", 0.0)
+    (seed_corpus / "new.txt").write_text("A short one about agriculture.", encoding="utf-8")
+    build_index(seed_corpus, target(database), FakeEmbedder(), ChunkerSettings())
+    _assert_postings_consistent(database, recomputed=True)
+
+
+def _another_database(server) -> str:
+    _, url = server
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return url.replace("/postgres?", f"/{name}?")
+
+
+def _postings(url: str) -> set[tuple]:
+    with psycopg.connect(url) as conn:
+        return set(
+            conn.execute(
+                "SELECT p.term, c.chunk_id, p.tf, p.dl FROM qa_postings p JOIN qa_chunks c USING (seq)"
+            ).fetchall()
+        )
+
+
+def _assert_postings_consistent(url: str, recomputed: bool = False) -> None:
+    with psycopg.connect(url) as conn:
+        orphans = conn.execute(
+            "SELECT count(*) FROM qa_postings p WHERE NOT EXISTS (SELECT 1 FROM qa_chunks c WHERE c.seq = p.seq)"
+        ).fetchone()[0]
+        postings = conn.execute("SELECT count(*), count(DISTINCT (term, seq)) FROM qa_postings").fetchone()
+        expected = conn.execute("SELECT count(*) FROM qa_chunks c, unnest(c.tsv)").fetchone()[0]
+        by_term = conn.execute("SELECT term, count(*) FROM qa_postings GROUP BY term ORDER BY term").fetchall()
+        terms_table = conn.execute("SELECT term, chunks FROM qa_terms ORDER BY term").fetchall()
+        avg, impact_avg = conn.execute("SELECT avg_terms, impact_avg_terms FROM qa_stats").fetchone()
+        wrong = conn.execute(
+            "SELECT count(*) FROM qa_postings WHERE abs(impact - tf / (tf + 1.5 * (0.25 + 0.75 * dl / %s))) > 1e-6",
+            (impact_avg,),
+        ).fetchone()[0]
+    assert orphans == 0 and postings == (expected, expected) and by_term == terms_table and wrong == 0
+    assert abs(avg / impact_avg - 1) <= 0.02 and (not recomputed or avg == pytest.approx(impact_avg))
 
 
 def test_a_failed_build_leaves_the_old_index_answering(pg_index, seed_corpus):

@@ -15,8 +15,8 @@ The database is a bundled server (index/db.py) in the scratch folder, stopped at
 QA_DATABASE_URL, a database `qa_bench` beside that URL's, created and dropped (its own index is not touched;
 a schema would not do: the writer's unqualified `DROP INDEX qa_chunks_hnsw` would find the one in `public`).
 The base is the settings' index (`--index`; index/store by default, built from the corpus if missing). Its
-texts repeat over the rows, so a query word common in the base is in a large share of all rows, and BM25 in
-SQL scores every row that has one: `lexical_rows` says how many that was. With few base chunks (the seeds'
+texts repeat over the rows, so a query word common in the base is in a large share of all rows
+(`lexical_rows` says how many): BM25 in SQL reads at most qa.pgstore.IMPACT_TOP postings of each query word. With few base chunks (the seeds'
 41) the rows are tight clusters of thousands of near-copies, whose exact top 10 is decided by the noise, and
 recall@10 measures little; `--index` a larger base (the index section's ×100 corpus, 3,429 chunks) for it.
 The HNSW index is built at every size, even below Settings.pg_exact_below.
@@ -67,13 +67,14 @@ class Latency:
 class Build:
     insert_s: float  # COPY of the chunks: vectors, tsvectors, hashes, the GIN index kept up
     insert_rows_per_s: float
-    finish_s: float  # the rest of the build's transaction: term counts (ts_stat), stats, manifest, commit
+    finish_s: float  # the rest of the build's transaction: term counts (ts_stat), postings, manifest, commit
     hnsw_build_s: float
     vacuum_s: float  # VACUUM ANALYZE before the queries (autovacuum would do it at some point during them)
     index_type: str
     table_mb: float  # qa_chunks with its indexes and TOAST
     hnsw_mb: float
     gin_mb: float
+    postings_mb: float  # qa_postings with its index
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ class PostgresScale:
     build: Build
     dense: Latency  # PostgresStore.dense, CANDIDATES keys
     lexical: Latency  # PostgresStore.lexical (BM25 in SQL), CANDIDATES keys
-    lexical_rows: Latency  # rows sharing a term with the question: what BM25 in SQL has to score
+    lexical_rows: Latency  # rows sharing a term with the question (BM25 reads IMPACT_TOP postings a term at most)
     hybrid: Latency  # HybridRetriever.retrieve(question, top_k, its vector)
     recall: float  # HNSW dense top RECALL_K against exact search
     wide_ef_search: int  # WIDE × Settings.pg_ef_search: what recall a wider search buys
@@ -293,7 +294,7 @@ def build_tables(url: str, base, chunks: list, vectors: np.ndarray, settings) ->
     from qa.store import settings_fingerprint
 
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS qa_stats, qa_terms, qa_chunks, qa_documents, qa_manifest")
+        conn.execute("DROP TABLE IF EXISTS qa_stats, qa_terms, qa_postings, qa_chunks, qa_documents, qa_manifest")
     manifest = base.manifest
     fingerprint = settings_fingerprint(manifest.embedding_model, manifest.dim, manifest.chunker)
     dim, marks = vectors.shape[1], {}
@@ -315,14 +316,25 @@ def build_tables(url: str, base, chunks: list, vectors: np.ndarray, settings) ->
         conn.execute(  # what `qa index` would have recorded, had it built the index in its transaction
             "UPDATE qa_manifest SET body = jsonb_set(body, '{index_type}', to_jsonb(%s::text))", (index_type,)
         )
-        _, vacuum_s = timed(lambda: conn.execute("VACUUM ANALYZE qa_chunks"))
+        _, vacuum_s = timed(lambda: conn.execute("VACUUM ANALYZE qa_chunks, qa_postings"))
         sizes = conn.execute(
             "SELECT pg_total_relation_size('qa_chunks'), pg_relation_size('qa_chunks_hnsw'), "
-            "pg_relation_size('qa_chunks_tsv')"
+            "pg_relation_size('qa_chunks_tsv'), pg_total_relation_size('qa_postings')"
         ).fetchone()
-    table_mb, hnsw_mb, gin_mb = (round(s / 2**20, 1) for s in sizes)
+    table_mb, hnsw_mb, gin_mb, postings_mb = (round(s / 2**20, 1) for s in sizes)
     rate = round(len(chunks) / insert_s, 1)
-    return Build(round(insert_s, 2), rate, round(finish_s, 2), hnsw_s, vacuum_s, index_type, table_mb, hnsw_mb, gin_mb)
+    return Build(
+        round(insert_s, 2),
+        rate,
+        round(finish_s, 2),
+        hnsw_s,
+        vacuum_s,
+        index_type,
+        table_mb,
+        hnsw_mb,
+        gin_mb,
+        postings_mb,
+    )
 
 
 def evenly_spaced(n: int, k: int) -> list[int]:
