@@ -19,6 +19,7 @@ the postings of the chunks it deletes itself, in one pass over the table.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import replace
@@ -51,7 +52,7 @@ class PostgresWriter:
     """One build: a transaction holding the build lock, from reading the old index to the new manifest."""
 
     def __init__(
-        self, url: str, dim: int, *, hnsw_m: int = 16, ef_construction: int = 64, exact_below: int = 50_000
+        self, url: str, dim: int, *, hnsw_m: int = 32, ef_construction: int = 128, exact_below: int = 50_000
     ) -> None:
         self.url, self.dim = url, dim
         self.hnsw_m, self.ef_construction, self.exact_below = hnsw_m, ef_construction, exact_below
@@ -133,12 +134,16 @@ class PostgresWriter:
         vectors: np.ndarray,
         progress=None,
     ) -> Manifest:
-        """Documents whose file hash changed (or are new) are replaced with their chunks; gone ones deleted."""
-        old = self.manifest()
-        old_files = old.files if old else {}
+        """Documents that are new or changed are replaced with their chunks; gone ones deleted. Changed means
+        its file, or what cleaning made of it (boilerplate is found across files: deleting one file can change
+        another's cleaned text), or its chunks."""
         new_files = {d.source: d.file_hash for d in docs}
-        stale = [s for s in old_files if new_files.get(s) != old_files[s]]
-        fresh = {d.source for d in docs if old_files.get(d.source) != d.file_hash}
+        stored = self._stored_signatures()
+        by_source: dict[str, list[Chunk]] = {}
+        for c in chunks:
+            by_source.setdefault(c.source, []).append(c)
+        fresh = {d.source for d in docs if stored.get(d.source) != _signature(d, by_source.get(d.source, []))}
+        stale = [s for s in stored if s not in new_files or s in fresh]
         self._conn.execute(
             "DELETE FROM qa_postings WHERE seq IN (SELECT seq FROM qa_chunks WHERE source = ANY(%s))", (stale,)
         )
@@ -186,6 +191,15 @@ class PostgresWriter:
         self._conn.execute("SET LOCAL work_mem = '256MB'")  # the sort by term and impact
         self._conn.execute(POSTINGS_SQL, (impact_avg, last_kept))
 
+    def _stored_signatures(self) -> dict[str, str]:
+        """Each stored document's signature, as `_signature` makes it from a new one."""
+        rows = self._conn.execute(
+            "SELECT d.source, d.file_hash, md5(d.text), d.title, d.metadata::text, "
+            "coalesce(string_agg(c.chunk_id || ' ' || c.hash || ' ' || c.start_at || ' ' || c.end_at, ',' "
+            "ORDER BY c.seq), '') FROM qa_documents d LEFT JOIN qa_chunks c ON c.source = d.source GROUP BY d.source"
+        ).fetchall()
+        return {r[0]: _joined(r[1], r[2], r[3], json.dumps(json.loads(r[4]), sort_keys=True), r[5]) for r in rows}
+
     def index_vectors(self, n_chunks: int) -> str:
         """HNSW above the exact-search threshold (built after the rows are in, as pgvector advises)."""
         if n_chunks < self.exact_below:
@@ -209,6 +223,17 @@ FROM qa_chunks c CROSS JOIN LATERAL unnest(c.tsv) AS u(lexeme, positions, weight
 WHERE c.seq > %s
 ORDER BY 1, 5 DESC, 2
 """
+
+
+def _signature(doc: SourceDoc, own_chunks: list[Chunk]) -> str:
+    """What decides a document's rows: its file, cleaned text, title, metadata and chunks."""
+    own = ",".join(f"{c.chunk_id} {c.hash} {c.start} {c.end}" for c in own_chunks)
+    text_md5 = hashlib.md5(doc.text.encode("utf-8")).hexdigest()  # noqa: S324 - a fingerprint, as Postgres md5()
+    return _joined(doc.file_hash, text_md5, doc.title, json.dumps(doc.metadata.to_dict(), sort_keys=True), own)
+
+
+def _joined(*parts: str) -> str:
+    return "\x1f".join(parts)
 
 
 def insert_chunks(conn, rows: list[tuple[Chunk, np.ndarray]], progress=None, batch: int = 5000) -> None:
