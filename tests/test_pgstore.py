@@ -198,7 +198,7 @@ def test_incremental_builds_keep_the_postings_of_a_fresh_build(database, server,
     report = build_index(seed_corpus, target(database), FakeEmbedder(), ChunkerSettings())
     assert report.deleted and report.changed and report.added
     _assert_postings_consistent(database)
-    fresh = _another_database(server)
+    fresh = _new_database(server)
     build_index(seed_corpus, target(fresh), FakeEmbedder(), ChunkerSettings())
     assert _postings(database) == _postings(fresh)
     a, b = PostgresStore.connect(database, FINGERPRINT), PostgresStore.connect(fresh, FINGERPRINT)
@@ -213,14 +213,6 @@ def test_incremental_builds_keep_the_postings_of_a_fresh_build(database, server,
     (seed_corpus / "new.txt").write_text("A short one about agriculture.", encoding="utf-8")
     build_index(seed_corpus, target(database), FakeEmbedder(), ChunkerSettings())
     _assert_postings_consistent(database, recomputed=True)
-
-
-def _another_database(server) -> str:
-    _, url = server
-    name = f"t_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    return url.replace("/postgres?", f"/{name}?")
 
 
 def _postings(url: str) -> set[tuple]:
