@@ -27,6 +27,7 @@ from fastapi.testclient import TestClient
 
 import qa.assemble
 import qa.embed
+from eval.bench.loadtest import stop_server
 from qa.assistant import Assistant
 from qa.cli import main
 from qa.embed import embedder_for
@@ -99,12 +100,7 @@ def llm_server(tmp_path_factory) -> Iterator[str]:
             time.sleep(0.2)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_server(process, grace=10)
 
 
 @pytest.fixture(scope="module")
