@@ -9,10 +9,11 @@ in PostgreSQL: `build_index(corpus, PostgresTarget(url, dim=384), embedder)`)
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -20,11 +21,17 @@ import numpy as np
 
 from index.chunk import chunk_corpus
 from index.clean import clean_corpus
-from index.load import Skipped, load_corpus
+from index.load import Skipped, load_corpus, supported_types
 from index.pgwrite import PostgresWriter
 from qa.embed import Embedder
 from qa.errors import CorpusError, IndexMismatchError, QAError
-from qa.records import Chunk, ChunkerSettings, Manifest, SourceDoc  # noqa: F401  (ChunkerSettings: re-exported)
+from qa.records import (  # noqa: F401  (ChunkerSettings: re-exported)
+    Chunk,
+    ChunkerSettings,
+    Manifest,
+    SourceDoc,
+    content_hash,
+)
 from qa.store import check_manifest, load_store, read_manifest, save_store, settings_fingerprint
 
 EMBED_BATCH = 256  # texts per call: progress granularity (the embedder batches within)
@@ -60,8 +67,8 @@ class Target(Protocol):
         """The build's lifetime: the new index replaces the old one only when it ends without an error."""
         ...
 
-    def previous(self, fingerprint: Manifest, chunks: list[Chunk]) -> tuple[dict[str, str], dict[str, np.ndarray]]:
-        """The old index's file hashes and its vectors by chunk hash; ({}, {}) when there is none to reuse."""
+    def previous(self, fingerprint: Manifest, chunks: list[Chunk]) -> tuple[Manifest | None, dict[str, np.ndarray]]:
+        """The old index's manifest and its vectors by chunk hash; (None, {}) when there is none to reuse."""
         ...
 
     def clear(self) -> None:
@@ -99,7 +106,7 @@ def _build(
     raw_docs, skipped = load_corpus(corpus_dir)
     if not raw_docs:
         raise CorpusError(
-            f"no readable documents in {corpus_dir} (.txt, .md, .html, .pdf; {len(skipped)} skipped) — "
+            f"no readable documents in {corpus_dir} ({supported_types()}; {len(skipped)} skipped) — "
             "the index was not changed",
             skipped,
         )
@@ -109,12 +116,14 @@ def _build(
 
     if rebuild:
         target.clear()
-    old_files, old_vectors = ({}, {}) if rebuild else target.previous(fingerprint, chunks)
+    old_manifest, old_vectors = (None, {}) if rebuild else target.previous(fingerprint, chunks)
+    old_files = old_manifest.files if old_manifest else {}
+    fingerprint = replace(fingerprint, chunks_digest=chunks_digest(chunks))
     new_files = {d.source: d.file_hash for d in docs}
     added = sorted(set(new_files) - set(old_files))
     deleted = sorted(set(old_files) - set(new_files))
     changed = sorted(s for s in new_files if s in old_files and old_files[s] != new_files[s])
-    if old_files and not (added or deleted or changed) and all(c.hash in old_vectors for c in chunks):
+    if old_manifest and old_manifest.chunks_digest == fingerprint.chunks_digest and not (added or deleted or changed):
         return BuildReport(len(docs), len(chunks), 0, len(chunks), skipped=skipped, unchanged=True)
 
     vectors, embedded = _embed(chunks, old_vectors, embedder, progress)
@@ -142,19 +151,19 @@ class FileTarget:
     def session(self) -> Iterator[FileTarget]:
         yield self
 
-    def previous(self, fingerprint: Manifest, chunks: list[Chunk]) -> tuple[dict[str, str], dict[str, np.ndarray]]:
+    def previous(self, fingerprint: Manifest, chunks: list[Chunk]) -> tuple[Manifest | None, dict[str, np.ndarray]]:
         try:
             manifest = read_manifest(self.index_dir)
         except QAError:
-            return {}, {}  # an unreadable manifest: rebuild everything
+            return None, {}  # an unreadable manifest: rebuild everything
         if manifest is None:
-            return {}, {}
+            return None, {}
         _check_for_update(manifest, fingerprint)
         try:
             store = load_store(self.index_dir)
         except QAError:
-            return {}, {}  # a damaged old index is simply rebuilt
-        return manifest.files, dict(zip(store.embedded_hashes, store.vectors))
+            return None, {}  # a damaged old index is simply rebuilt
+        return manifest, dict(zip(store.embedded_hashes, store.vectors))
 
     def clear(self) -> None:
         pass  # the new store replaces the old one whole
@@ -191,12 +200,12 @@ class PostgresTarget:
         assert self._writer is not None, "use PostgresTarget inside session()"
         return self._writer
 
-    def previous(self, fingerprint: Manifest, chunks: list[Chunk]) -> tuple[dict[str, str], dict[str, np.ndarray]]:
+    def previous(self, fingerprint: Manifest, chunks: list[Chunk]) -> tuple[Manifest | None, dict[str, np.ndarray]]:
         manifest = self.writer.manifest()
         if manifest is None:
-            return {}, {}
+            return None, {}
         _check_for_update(manifest, fingerprint)
-        return manifest.files, self.writer.previous([c.hash for c in chunks])
+        return manifest, self.writer.previous([c.hash for c in chunks])
 
     def clear(self) -> None:
         self.writer.clear()
@@ -210,6 +219,15 @@ def _check_for_update(manifest: Manifest, fingerprint: Manifest) -> None:
         check_manifest(manifest, fingerprint)
     except IndexMismatchError as e:
         raise IndexMismatchError(f"{e} (it was built with other settings)") from None
+
+
+def chunks_digest(chunks: list[Chunk]) -> str:
+    """One hash of the chunk list: an index whose files did not change is still rewritten when the chunking
+    did (a new version that names pages, say), though no vector is embedded again."""
+    rows = (
+        json.dumps([c.chunk_id, c.start, c.end, c.title, c.metadata.to_dict(), c.hash], sort_keys=True) for c in chunks
+    )
+    return content_hash("\n".join(rows))
 
 
 def _embed(

@@ -6,19 +6,20 @@
 A section starts at a markdown heading or at a headline followed by a date line ("Publishing date: …",
 "- Date:"), so each item of a news list is its own unit and carries its own title and metadata. A heading's
 section is titled by its path ("git-clean(1) Manual Page › OPTIONS"); a heading with no text of its own
-joins the section after it. Sentences are never split, and a ``` code block is kept whole: a unit longer
+joins the section after it. A page, slide or sheet (`SourceDoc.locations`) starts a new piece of its section,
+its chunks' `metadata.location`. Sentences are never split, and a ``` code block is kept whole: a unit longer
 than `max_chars` becomes a chunk on its own.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from index.metadata import extract_metadata, is_date_key
-from qa.records import Chunk, Metadata, SourceDoc
+from qa.records import SECTION_SEPARATOR, Chunk, Metadata, SourceDoc
 from qa.sentences import code_blocks, code_lines, heading, is_anaphoric, sentence_spans
 
-TITLE_SEPARATOR = " › "
+TITLE_SEPARATOR = SECTION_SEPARATOR
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ def chunk_corpus(docs: list[SourceDoc], target_chars: int = 500, max_chars: int 
 
 def chunk_document(doc: SourceDoc, target_chars: int = 500, max_chars: int = 900) -> list[Chunk]:
     chunks: list[Chunk] = []
-    for section in find_sections(doc):
+    for section in located(find_sections(doc), doc.locations):
         spans = units(doc.text[section.start : section.end], section.start)
         leans_back = [is_anaphoric(doc.text[s:e]) for s, e in spans]
         for start, end in _pack(spans, target_chars, max_chars, leans_back):
@@ -84,6 +85,21 @@ def find_sections(doc: SourceDoc) -> list[Section]:
         metadata = (doc.metadata if len(starts) == 1 else Metadata()) if is_preamble else fields
         sections.append(Section(section_title, offsets[first], offsets[last] - 1, metadata))
     return sections
+
+
+def located(sections: list[Section], locations: tuple[tuple[int, str], ...]) -> list[Section]:
+    """`sections` cut where a page, slide or sheet starts, each piece with its location in its metadata (a
+    chunk never spans two pages, so a citation names one)."""
+    if not locations:
+        return sections
+    pieces = []
+    for section in sections:
+        starts = [section.start] + [at for at, _ in locations if section.start < at < section.end]
+        for k, start in enumerate(starts):
+            end = starts[k + 1] - 1 if k + 1 < len(starts) else section.end
+            label = next((name for at, name in reversed(locations) if at <= start), "")
+            pieces.append(replace(section, start=start, end=end, metadata=replace(section.metadata, location=label)))
+    return pieces
 
 
 def _heading_only(lines: list[str], start: int, following: int) -> bool:

@@ -5,26 +5,25 @@
     skipped == [Skipped("photo.png", "unsupported type .png")]
 
 Reads .txt, .md, .html/.htm (converted by index/convert.py: headings, definition lists and code kept, page
-furniture dropped) and .pdf, recursively, in sorted order.
+furniture dropped), and .pdf, .docx, .pptx, .xlsx, .odt, .epub, .rst, .csv (index/formats.py: with the page,
+slide or sheet each part comes from), recursively, in sorted order.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
-import logging
 import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from index.convert import html_to_text
+from index.formats import CONVERTED, FormatError, document_text
 from qa.records import SourceDoc
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
-PDF_SUFFIXES = {".pdf"}
-SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES
+SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | set(CONVERTED)
 MAX_FILE_BYTES = 50 * 1024 * 1024
 
 
@@ -95,8 +94,11 @@ def _read_bytes(path: Path) -> bytes:
 
 def read_text(data: bytes, suffix: str) -> str:
     """Decode one file's bytes into plain text by its type."""
-    if suffix in PDF_SUFFIXES:
-        return _pdf_text(data)
+    if suffix in CONVERTED:
+        try:
+            return document_text(data, suffix)
+        except FormatError as e:
+            raise Unreadable(str(e)) from e
     if b"\x00" in data[:8192]:
         raise Unreadable("binary file")
     try:
@@ -106,13 +108,6 @@ def read_text(data: bytes, suffix: str) -> str:
     return html_to_text(text) if suffix in HTML_SUFFIXES else text
 
 
-def _pdf_text(data: bytes) -> str:
-    from pypdf import PdfReader
-
-    # pypdf logs each repair of a damaged file to stderr; the skip reason (or a clean load) says enough
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        return "\n\n".join(page.extract_text() or "" for page in reader.pages)
-    except Exception as e:  # pypdf parses untrusted bytes and can fail in many ways; any of them means skip
-        raise Unreadable(f"broken PDF ({type(e).__name__})") from e
+def supported_types() -> str:
+    """ ".csv, .docx, …" for messages."""
+    return ", ".join(sorted(SUPPORTED))

@@ -11,7 +11,7 @@ marker on the wrong passage is moved to the one that states the claim, and an un
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from qa.records import Citation, ClaimCheck
 from qa.sentences import sentence_spans
@@ -72,10 +72,7 @@ def cited_text(answer: str, checks: list[ClaimCheck], offset: int = 0) -> tuple[
         for quote in check.quotes:
             n = quote.n + offset
             numbers.append(n)
-            citations.setdefault(
-                (n, quote.start),
-                Citation(n, quote.source, quote.quote, quote.start, quote.end, quote.score, quote.chunk_id),
-            )
+            citations.setdefault((n, quote.start), replace(quote, n=n))
         cut = TRAILING.search(text).start()
         markers = "".join(f"[{n}]" for n in dict.fromkeys(numbers))
         parts.append(f"{text[:cut]} {markers}{text[cut:]}")

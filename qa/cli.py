@@ -191,7 +191,8 @@ def format_answer(answer: Answer) -> str:
     if answer.citations:
         lines.append("\nSources:")
         for c in answer.citations:
-            lines.append(f"  [{c.n}] {c.source} (chars {c.start}-{c.end}): “{c.quote}”")
+            where = f", {c.location}" if c.location else ""
+            lines.append(f"  [{c.n}] {c.source}{where} (chars {c.start}-{c.end}): “{c.quote}”")
     elif answer.passages:
         lines.append("\nClosest passages (similarity):")
         for i, p in enumerate(answer.passages[:3], start=1):

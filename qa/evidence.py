@@ -16,7 +16,7 @@ import numpy as np
 
 from qa.embed import Embedder
 from qa.prompt import Evidence
-from qa.records import Passage
+from qa.records import SECTION_SEPARATOR, Passage
 from qa.sentences import heading, is_anaphoric, sentence_spans
 from qa.tokens import terms
 
@@ -96,8 +96,8 @@ def score_sentences(question: str, question_vector: np.ndarray, sentences: list[
 def passage_header(passage: Passage, limit: int = HEADER_WORDS) -> str:
     """ "New policies needed to combat trafficking in the … (15 February 2022)"; a heading path keeps its
     first and last headings: "Git User Manual › How to get a Git repository"."""
-    parts = passage.title.split(" › ")
-    title = f"{parts[0]} › {parts[-1]}" if len(parts) > 2 else passage.title
+    parts = passage.title.split(SECTION_SEPARATOR)
+    title = f"{parts[0]}{SECTION_SEPARATOR}{parts[-1]}" if len(parts) > 2 else passage.title
     words = title.split()
     title = " ".join(words[:limit]) + (" …" if len(words) > limit else "")
     date = passage.metadata.date

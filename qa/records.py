@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+SECTION_SEPARATOR = " › "  # a section's title is its path of headings: "git-clean(1) Manual Page › OPTIONS"
+
 
 def content_hash(text: str) -> str:
     """Short, stable hash of a text: `content_hash("a") == "ca978112ca1bbdca"`."""
@@ -40,6 +42,7 @@ class Metadata:
     publisher: str = ""
     office: str = ""
     topic: str = ""
+    location: str = ""  # the page, slide or sheet a chunk is on: "page 3"
 
     @classmethod
     def from_dict(cls, values: Mapping[str, str]) -> Metadata:
@@ -61,6 +64,7 @@ class SourceDoc:
     title: str = ""
     metadata: Metadata = Metadata()
     file_hash: str = ""  # hash of the file's bytes, for incremental re-indexing
+    locations: tuple[tuple[int, str], ...] = ()  # (offset into the cleaned text, "page 3"), in text order
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,15 @@ class Passage:
     end: int = 0
     metadata: Metadata = Metadata()
 
+    @property
+    def location(self) -> str:
+        """Where in its document it is: "page 3", "slide 2", "sheet Budget"; else the heading of its section
+        ("OPTIONS") when its title is a path of headings; else ""."""
+        if self.metadata.location:
+            return self.metadata.location
+        parts = self.title.split(SECTION_SEPARATOR)
+        return parts[-1] if len(parts) > 1 else ""
+
 
 @dataclass(frozen=True)
 class Citation:
@@ -116,6 +129,7 @@ class Citation:
     end: int
     score: float  # how well the quote supports the cited answer sentence, 0..1
     chunk_id: str = ""
+    location: str = ""  # "page 3", "slide 2", or the section heading (Passage.location)
 
 
 @dataclass(frozen=True)
@@ -188,6 +202,7 @@ class Manifest:
     files: dict[str, str] = field(default_factory=dict)  # source -> hash of the file's bytes
     n_chunks: int = 0
     index_type: str = ""
+    chunks_digest: str = ""  # of every chunk's id, span, title, metadata and text (build.chunks_digest)
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> Manifest:

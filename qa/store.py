@@ -213,8 +213,11 @@ def _running(pid: int) -> bool:
 
 
 def _row(record: SourceDoc | Chunk) -> dict[str, Any]:
-    """A record as a JSON row, its metadata only with the fields that are set."""
-    return {**asdict(record), "metadata": record.metadata.to_dict()}
+    """A record as a JSON row, its metadata only with the fields that are set (a document's locations are
+    only needed to chunk it, and are in its chunks' metadata)."""
+    row = {**asdict(record), "metadata": record.metadata.to_dict()}
+    row.pop("locations", None)
+    return row
 
 
 def _write_jsonl(path: Path, rows: Any) -> None:

@@ -172,8 +172,9 @@ def judge_once(question: str, pending: list[Pending], tools: Tools, model: Suppo
 def finish(p: Pending, passages: list[Passage], model: SupportModel) -> ClaimCheck:
     support = 0.0 if p.note or not p.quotes else model.score(p.features)
     citations = [
-        Citation(q.n, passages[q.n - 1].source, q.text, q.start, q.end, round(support, 3), passages[q.n - 1].chunk_id)
+        Citation(q.n, passage.source, q.text, q.start, q.end, round(support, 3), passage.chunk_id, passage.location)
         for q in p.quotes
+        for passage in [passages[q.n - 1]]
     ]
     return ClaimCheck(
         p.claim,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -225,6 +226,25 @@ def test_a_change_in_what_is_embedded_re_embeds_even_if_files_are_unchanged(buil
     monkeypatch.setattr(Chunk, "embed_text", property(lambda c: f"{c.title} | {c.text}"))
     report = build_index(built_index.corpus_dir, built_index.index_dir, built_index.embedder)
     assert not report.unchanged and report.embedded == report.chunks == n_chunks
+
+
+def test_a_change_in_how_chunks_are_described_rewrites_the_index_without_embedding(built_index, monkeypatch):
+    """Same files, same texts, new chunk metadata (a version that names pages): the index is rewritten with the
+    new metadata, and every vector is reused."""
+    import index.chunk
+    from qa.records import Metadata
+
+    real = index.chunk.chunk_document
+
+    def with_location(doc, *args):
+        return [replace(c, metadata=replace(c.metadata, location="page 1")) for c in real(doc, *args)]
+
+    monkeypatch.setattr(index.chunk, "chunk_document", with_location)
+    before = built_index.embedder.embedded
+    report = build_index(built_index.corpus_dir, built_index.index_dir, built_index.embedder)
+    assert not report.unchanged and report.embedded == 0 and built_index.embedder.embedded == before
+    assert {c.metadata.location for c in load_store(built_index.index_dir).chunks} == {"page 1"}
+    assert Metadata(location="page 1").to_dict() == {"location": "page 1"}
 
 
 def test_chunks_are_embedded_shortest_first_and_their_vectors_stay_beside_them(seed_corpus, tmp_path, n_chunks):

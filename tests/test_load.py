@@ -150,7 +150,9 @@ def test_utf8_with_bom_is_read(corpus):
 def test_a_small_real_pdf_is_read(corpus):
     docs, skipped = load_with(corpus, "report.pdf", minimal_pdf("Only 34 of the 57 signatories do."))
     assert skipped == []
-    assert next(d for d in docs if d.source == "report.pdf").text.strip() == "Only 34 of the 57 signatories do."
+    assert (
+        next(d for d in docs if d.source == "report.pdf").text.rstrip() == "\fpage 1\nOnly 34 of the 57 signatories do."
+    )
 
 
 def test_pdf_with_a_damaged_trailer_is_skipped(corpus):

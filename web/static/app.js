@@ -251,6 +251,7 @@ function citationItem(citation, passages) {
   const link = item.querySelector(".citation-link");
   link.href = sourceUrl(citation.source, citation.start, citation.end);
   link.textContent = citation.source;
+  if (citation.location) item.querySelector(".citation-location").textContent = `· ${citation.location}`;
   const passage = passages.find((p) => p.chunk_id === citation.chunk_id) || passages[citation.n - 1];
   if (passage && passage.title) item.querySelector(".citation-title").textContent = `— ${passage.title}`;
   item.querySelector(".passage").append(...highlighted(passage, citation));
