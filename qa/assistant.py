@@ -76,6 +76,7 @@ class Assistant:
         self._embedder, self._store, self._generator = embedder, store, generator
         self._support_model = support_model
         self._retriever = None
+        self._retired: Store | None = None  # the store before the last use_index(), closed at the next
         self._sentence_embedder: Embedder | None = None
         self._lock = threading.Lock()
 
@@ -103,16 +104,31 @@ class Assistant:
         embedder = self.embedder
         with self._lock:
             if self._store is None:
-                s = self.settings
-                expected = settings_fingerprint(embedder.name, embedder.dim, s.chunker)
-                if s.database_url is not None:
-                    from qa.pgstore import PostgresStore
-
-                    url = s.database_url.get_secret_value()
-                    self._store = PostgresStore.connect(url, expected, s.pg_ef_search)
-                else:
-                    self._store = load_store(s.index_dir, expected)
+                self._store = self._open_store(embedder)
             return self._store
+
+    def _open_store(self, embedder: Embedder) -> Store:
+        s = self.settings
+        expected = settings_fingerprint(embedder.name, embedder.dim, s.chunker)
+        if s.database_url is not None:
+            from qa.pgstore import PostgresStore
+
+            return PostgresStore.connect(s.database_url.get_secret_value(), expected, s.pg_ef_search)
+        return load_store(s.index_dir, expected)
+
+    def use_index(self) -> None:
+        """Open the index again (after a rebuild) and answer from it; a question already under way finishes on
+        the old one, and if the new one cannot be opened, the old one stays."""
+        from qa.retrieve import HybridRetriever
+
+        embedder = self.embedder
+        store = self._open_store(embedder)
+        retriever = HybridRetriever(store, embedder, self.settings.rrf_k)
+        with self._lock:
+            retired, self._retired = self._retired, self._store
+            self._store, self._retriever = store, retriever
+        if retired is not None and hasattr(retired, "close"):  # retired one swap ago: nothing uses it now
+            retired.close()
 
     @property
     def generator(self) -> Generator:

@@ -53,6 +53,7 @@ def make_client(hostile_index, reply: str = "The plant in Oslo paints 40 widgets
         Assistant(
             settings, embedder=FakeEmbedder(), store=store, generator=FakeGenerator(reply), support_model=SUPPORT_MODEL
         ),
+        index_embedder=FakeEmbedder(),
         **app_options,
     )
     return app, TestClient(app, raise_server_exceptions=False)
@@ -326,8 +327,9 @@ def test_qa_serve_on_loopback_turns_the_host_check_on(monkeypatch):
 # The API key ---------------------------------------------------------------------------------------------------
 
 
-def operations(client: TestClient) -> list[tuple[str, str, dict]]:
-    """Every operation of the OpenAPI schema, with a valid body."""
+def operations(client: TestClient, job_id: str = "0") -> list[tuple[str, str, dict]]:
+    """Every operation of the OpenAPI schema, with a valid body; the upload sends (or replaces) one small file,
+    which the delete then removes."""
     bodies = {
         "/api/ask": {"question": Q},
         "/api/ask/stream": {"question": Q},
@@ -337,9 +339,23 @@ def operations(client: TestClient) -> list[tuple[str, str, dict]]:
     out = []
     for path, methods in client.get("/openapi.json").json()["paths"].items():
         for method in methods:
-            concrete = path.replace("{source}", "004_c02d08bf38d297e0.txt")
-            out.append((method.upper(), concrete, {"json": bodies[path]} if path in bodies else {}))
+            concrete = path.replace("{source}", "004_c02d08bf38d297e0.txt").replace("{job_id}", job_id)
+            options = {"json": bodies[path]} if path in bodies else {}
+            if (method, path) == ("post", "/api/documents"):
+                concrete, options = "/api/documents?wait=true", {"files": upload, "data": {"overwrite": "true"}}
+            if (method, path) == ("delete", "/api/documents/{source}"):
+                concrete = "/api/documents/guard-last.txt?wait=true"
+            out.append((method.upper(), concrete, options))
     return out
+
+
+def upload() -> list:
+    return [("files", ("guard-last.txt", b"A guard file about the key.", "text/plain"))]
+
+
+def fresh(options: dict) -> dict:
+    """Request options, with an upload's files made anew for each request."""
+    return {k: v() if callable(v) else v for k, v in options.items()}
 
 
 def test_the_api_key_guards_every_api_and_v1_operation(hostile_index):
@@ -350,11 +366,12 @@ def test_the_api_key_guards_every_api_and_v1_operation(hostile_index):
         ops = operations(c)
         assert {p for _, p, _ in ops} >= {"/api/ask", "/api/health", "/v1/chat/completions", "/v1/models"}
         assert all(p.startswith(("/api/", "/v1/")) for _, p, _ in ops)
-        for method, path, options in ops:
+        job = c.post("/api/documents?wait=true", files=upload(), headers=good).json()["id"]
+        for method, path, options in operations(c, job):
             wrong = ({}, {"Authorization": "Bearer wrong"}, {"Authorization": KEY}, {"Authorization": "Basic " + KEY})
             for headers in wrong:
-                r = c.request(method, path, headers=headers, **options)
+                r = c.request(method, path, headers=headers, **fresh(options))
                 assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer", (method, path, headers)
-            assert c.request(method, path, headers=good, **options).status_code == 200, (method, path)
+            assert c.request(method, path, headers=good, **fresh(options)).status_code == 200, (method, path)
         c.cookies.set("qa_api_key", KEY)  # the cookie opens the HTML views of documents, not the API
         assert c.get("/api/documents").status_code == 401 and c.get("/documents").status_code == 200

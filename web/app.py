@@ -24,9 +24,11 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qa.assistant import Assistant
+from qa.embed import Embedder
 from qa.errors import QAError
 from qa.settings import Settings
 from web.deps import GenerationQueue
+from web.documents import Indexer, UploadLimits
 from web.routes import api, openai, pages
 
 log = logging.getLogger("web")
@@ -48,14 +50,17 @@ def create_app(
     api_key: str | None = None,
     max_waiting: int = MAX_WAITING,
     allowed_hosts: tuple[str, ...] | None = None,
+    index_embedder: Embedder | None = None,
 ) -> FastAPI:
-    """`allowed_hosts`: the Host header names served (None: any); `serve` on loopback allows only loopback names."""
+    """`allowed_hosts`: the Host header names served (None: any); `serve` on loopback allows only loopback names.
+    `index_embedder`: what uploads are embedded with (tests pass a fake; by default the settings' model)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.queue.start_loading()
         yield
         app.state.queue.close()
+        app.state.indexer.close()
 
     app = FastAPI(
         title="qa — questions over your documents",
@@ -66,6 +71,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.queue = GenerationQueue(assistant, max_waiting)
+    app.state.indexer = Indexer(assistant.settings, assistant, index_embedder)
     app.state.api_key = api_key or None
     app.include_router(api)
     app.include_router(openai)
@@ -75,7 +81,9 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
-    app.add_middleware(BodyLimitMiddleware, limit=MAX_BODY_BYTES)
+    app.add_middleware(
+        BodyLimitMiddleware, limit=MAX_BODY_BYTES, uploads=("/api/documents", UploadLimits.request_bytes)
+    )
     if allowed_hosts:
         app.add_middleware(HostCheckMiddleware, allowed=allowed_hosts)
     app.add_middleware(SecurityHeadersMiddleware)  # added last: outermost, so it sees every response
@@ -185,25 +193,31 @@ class BodyLimitMiddleware:
     The body is read here (it is small by then) and replayed to the app.
     """
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, uploads: tuple[str, int] = ("", 0)) -> None:
+        """`uploads`: (path, limit) for the one route that takes files (POST only)."""
         self.app = app
         self.limit = limit
+        self.uploads = uploads
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        path, upload_limit = self.uploads
+        limit = upload_limit if scope["method"] == "POST" and path and scope["path"] == path else self.limit
         declared = Headers(scope=scope).get("content-length", "")
-        if declared.isdigit() and int(declared) > self.limit:
-            return await self._too_large(scope, receive, send)
-        body, more = b"", True
+        if declared.isdigit() and int(declared) > limit:
+            return await self._too_large(scope, receive, send, limit)
+        parts, size, more = [], 0, True
         while more:
             message = await receive()
             if message["type"] != "http.request":  # the client left
                 return
-            body += message.get("body", b"")
+            parts.append(message.get("body", b""))
+            size += len(parts[-1])
             more = message.get("more_body", False)
-            if len(body) > self.limit:
-                return await self._too_large(scope, receive, send)
+            if size > limit:
+                return await self._too_large(scope, receive, send, limit)
+        body = b"".join(parts)
         replayed = False
 
         async def replay() -> Message:
@@ -215,6 +229,6 @@ class BodyLimitMiddleware:
 
         await self.app(scope, replay, send)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(413, f"the request body is larger than {self.limit // 1024} KiB")
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        response = error_response(413, f"the request body is larger than {limit // 1024} KiB")
         await response(scope, receive, send)

@@ -206,6 +206,10 @@ class GenerationQueue:
 _bearer = HTTPBearer(auto_error=False, description="Only when the server was started with QA_API_KEY set.")
 
 
+def get_indexer(request: Request):
+    return request.app.state.indexer
+
+
 def get_queue(request: Request) -> GenerationQueue:
     return request.app.state.queue
 

@@ -3,6 +3,9 @@
     POST /api/ask {"question": "…", "history": [...]}  -> the Answer as JSON
     POST /api/ask/stream                               -> SSE: delta…, citations (the Answer), done | error
     POST /v1/chat/completions                          -> OpenAI chat.completion(.chunk)s, plus "sources"
+    POST /api/documents (multipart "files", "overwrite") -> 202 the indexing job (?wait=true: 200 when done)
+    GET  /api/documents/jobs/{id}                      -> its progress, then what was indexed or skipped and why
+    DELETE /api/documents/{file}                       -> 202 the job that removes it from the index
     GET  /sources/{file}?start=&end=                   -> the cleaned document with that span in <mark id="hl">
 
 Routes check the question, queue it, and render records; the pipeline lives in `qa`.
@@ -10,10 +13,12 @@ Routes check the question, queue it, and render records; the pipeline lives in `
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.sse import EventSourceResponse
 from fastapi.templating import Jinja2Templates
@@ -26,11 +31,13 @@ from web.deps import (
     Generation,
     GenerationQueue,
     NotFoundError,
+    get_indexer,
     get_queue,
     ready_assistant,
     require_api_key,
     require_api_key_or_cookie,
 )
+from web.documents import MAX_FILES, Indexer, IndexJob, Upload, UploadLimits
 from web.schemas import (
     AskRequest,
     ChatCompletionRequest,
@@ -114,6 +121,53 @@ def documents(assistant: Assistant = Depends(ready_assistant)) -> DocumentList:
     return DocumentList.from_catalog(assistant.catalog())
 
 
+@api.post("/documents", status_code=202, responses={200: {"description": "done (wait=true)"}, **BAD_INPUT})
+async def add_documents(
+    files: list[UploadFile] = File(..., description=f"the documents, at most {MAX_FILES}"),
+    overwrite: bool = Form(False, description="replace documents of the same name"),
+    wait: bool = Query(False, description="answer when the indexing is done, not when it starts"),
+    indexer: Indexer = Depends(get_indexer),
+) -> JSONResponse:
+    """Add documents to the corpus folder and index them in the background (questions are answered meanwhile).
+    Each file is checked first (name, type, size, that it reads); the reply lists those refused and why, and
+    the job to poll: /api/documents/jobs/{id}."""
+    uploads = [Upload(f.filename or "", await f.read(UploadLimits.file_bytes + 1)) for f in files]
+    job = await run_in_threadpool(indexer.add, uploads, overwrite)
+    return await _job_reply(job, wait)
+
+
+@api.get("/documents/jobs/{job_id}", responses=NOT_FOUND)
+def document_job(job_id: str, indexer: Indexer = Depends(get_indexer)) -> dict:
+    """An indexing job: state (queued, indexing, done, failed), phase, passages embedded of to_embed; when
+    done, each file's passages ("indexed") and the files the build left out ("skipped") with the reason."""
+    job = indexer.job(job_id)
+    if job is None:
+        raise NotFoundError(f"no indexing job {job_id!r} (jobs are kept while the server runs)")
+    return job.to_dict()
+
+
+@api.delete(
+    "/documents/{source:path}", status_code=202, responses={200: {"description": "done (wait=true)"}, **NOT_FOUND}
+)
+async def delete_document(
+    source: str,
+    wait: bool = Query(False, description="answer when the index no longer has it"),
+    indexer: Indexer = Depends(get_indexer),
+) -> JSONResponse:
+    """Remove a document from the corpus folder and from the index (it stays answerable until the job is done;
+    if the build fails, the file comes back)."""
+    job = await run_in_threadpool(indexer.delete, source)
+    return await _job_reply(job, wait)
+
+
+async def _job_reply(job: IndexJob, wait: bool) -> JSONResponse:
+    while wait and job.state in ("queued", "indexing"):
+        await asyncio.sleep(0.2)
+    finished = job.state in ("done", "failed")
+    headers = {} if finished else {"Location": f"/api/documents/jobs/{job.id}"}
+    return JSONResponse(job.to_dict(), status_code=200 if finished else 202, headers=headers)
+
+
 @api.get("/sources/{source:path}", response_model=SourceText, responses=NOT_FOUND)
 def source_text(source: str, assistant: Assistant = Depends(ready_assistant)) -> SourceText:
     """The cleaned text of one indexed document; citation offsets index into it."""
@@ -182,7 +236,7 @@ async def _completion_chunks(generation: Generation, model: str) -> AsyncIterato
 
 @pages.get("/", response_class=HTMLResponse)
 def index_page(request: Request) -> HTMLResponse:
-    return templates.TemplateResponse(request, "index.html")
+    return templates.TemplateResponse(request, "index.html", {"limits": UploadLimits})
 
 
 @pages.get("/documents", response_class=HTMLResponse, dependencies=[Depends(require_api_key_or_cookie)])

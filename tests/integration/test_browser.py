@@ -334,3 +334,137 @@ def test_document_and_answer_html_is_shown_as_text_in_the_browser(hostile_server
     )
     assert "<script>" in answer.text  # document text in the quote or passages, as text
     assert_nothing_ran()
+
+
+# --- Upload: drop a .docx, a .pptx and a PDF onto the page, watch them index, ask about them ---------------
+
+UPLOADS = {
+    "shelters.pdf": ["Annual shelter report.", "The Zanzibar shelter housed 47 survivors in 2025."],
+    "hotline.pptx": [
+        ("Hotline overview", ["The hotline opened in 2019."]),
+        ("Calls", ["The Lisbon hotline received 3200 calls in 2024."]),
+    ],
+    "training.docx": ("Training programme", [("Duration", ["The Tallinn training course for judges lasted 9 days."])]),
+}
+UPLOAD_QUESTIONS = [  # (question, expected in the answer, file, where in it)
+    ("How many survivors did the Zanzibar shelter house in 2025?", "47", "shelters.pdf", "page 2"),
+    ("How many calls did the Lisbon hotline receive in 2024?", "3200", "hotline.pptx", "slide 2"),
+]
+
+# Drop real files on the page the way a person does: the files are read from disk by a file input that the
+# test adds (WebDriver can only give files to an input), then handed to a `drop` event on the document.
+DROP_FILES = """
+const input = document.createElement("input");
+input.type = "file"; input.multiple = true; input.id = "__drop_source"; input.style.display = "none";
+document.body.append(input);
+"""
+DISPATCH_DROP = """
+const files = document.getElementById("__drop_source").files;
+const data = new DataTransfer();
+for (const file of files) data.items.add(file);
+document.dispatchEvent(new DragEvent("dragover", {dataTransfer: data, bubbles: true, cancelable: true}));
+document.dispatchEvent(new DragEvent("drop", {dataTransfer: data, bubbles: true, cancelable: true}));
+return files.length;
+"""
+
+
+@pytest.fixture(scope="module")
+def upload_server(tmp_path_factory):
+    """`qa serve` with the default model over a copy of seeds/ and of its index, so uploads touch neither."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    if not (ROOT / "index" / "store" / "manifest.json").exists():
+        subprocess.run([str(QA), "setup"], cwd=ROOT, check=True)
+    root = tmp_path_factory.mktemp("upload")
+    shutil.copytree(ROOT / "seeds", root / "corpus")
+    shutil.copytree(ROOT / "index" / "store", root / "store")
+    port = free_port()
+    log = (root / "serve.log").open("w")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    env |= {"QA_CORPUS_DIR": str(root / "corpus"), "QA_INDEX_DIR": str(root / "store")}
+    process = subprocess.Popen(
+        [str(QA), "serve", "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            assert process.poll() is None, f"qa serve exited; see {log.name}"
+            try:
+                if httpx.get(f"{base}/api/health", timeout=2).json().get("ready"):
+                    break
+            except (httpx.TransportError, ValueError):
+                pass
+            time.sleep(0.5)
+        else:
+            pytest.fail(f"the server was not ready within 240 s; see {log.name}")
+        yield base, root
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def test_dropped_office_files_and_pdf_are_indexed_and_cited_with_page_or_slide(upload_server, browser, tmp_path):
+    from documents import docx_bytes, pdf_bytes, pptx_bytes
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    base, root = upload_server
+    title, sections = UPLOADS["training.docx"]
+    files = {
+        "shelters.pdf": pdf_bytes(UPLOADS["shelters.pdf"]),
+        "hotline.pptx": pptx_bytes(UPLOADS["hotline.pptx"]),
+        "training.docx": docx_bytes(title, sections),
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    driver, wait = browser, WebDriverWait(browser, ANSWER_SECONDS)
+    driver.set_window_size(1280, 900)
+    driver.get(f"{base}/")
+    wait.until(lambda d: "Ready" in d.find_element(By.ID, "status").text)
+    before = driver.find_element(By.ID, "status").text
+
+    driver.execute_script(DROP_FILES)
+    driver.find_element(By.ID, "__drop_source").send_keys("\n".join(str(tmp_path / n) for n in files))
+    started = time.monotonic()
+    assert driver.execute_script(DISPATCH_DROP) == 3
+    seen = set()  # the job line's texts while it indexes: the progress a person watches
+    line = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#upload-jobs .upload-job"))[0]
+    while "Indexed" not in line.text and "not indexed" not in line.text and time.monotonic() - started < 120:
+        seen.add(line.text)
+        time.sleep(0.1)
+    print(f"\nupload and indexing of 3 files seen in the page after {time.monotonic() - started:.1f} s: {line.text}")
+    print("progress shown:", sorted(seen))
+    assert "Indexed" in line.text, line.text
+    for name in files:
+        assert name in line.text
+    assert any("uploading" in s or "embedding" in s or "reading" in s for s in seen), seen
+    wait.until(lambda d: d.find_element(By.ID, "status").text != before)  # the status line counts them
+    listed = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#doc-list .doc-name")]
+    assert all(any(n in item for item in listed) for n in files), listed
+    assert (root / "corpus" / "hotline.pptx").read_bytes() == files["hotline.pptx"]
+    driver.save_screenshot(str(ARTIFACTS / "upload.png"))
+
+    for k, (question, expected, source, where) in enumerate(UPLOAD_QUESTIONS):
+        box = driver.find_element(By.ID, "question")
+        box.send_keys(question)
+        box.send_keys(Keys.ENTER)
+        view = wait.until(
+            lambda d, k=k: (
+                (views := d.find_elements(By.CSS_SELECTOR, ".message.assistant"))
+                and len(views) > k
+                and views[k].find_element(By.CSS_SELECTOR, ".timing").text
+                and views[k]
+            )
+        )
+        text = view.find_element(By.CSS_SELECTOR, ".answer-text").text
+        heads = [e.text for e in view.find_elements(By.CSS_SELECTOR, ".sources .citation-head")]
+        print(f"{question} -> {text} | {heads}")
+        assert expected in text, text
+        assert any(source in h and where in h for h in heads), heads
+    driver.save_screenshot(str(ARTIFACTS / "upload-answers.png"))
