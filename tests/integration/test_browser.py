@@ -468,3 +468,13 @@ def test_dropped_office_files_and_pdf_are_indexed_and_cited_with_page_or_slide(u
         assert expected in text, text
         assert any(source in h and where in h for h in heads), heads
     driver.save_screenshot(str(ARTIFACTS / "upload-answers.png"))
+
+    # Remove one from the page: confirm, watch the job, the list and the folder lose it.
+    remove = driver.find_element(By.CSS_SELECTOR, "#doc-list button[aria-label='Remove training.docx']")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", remove)
+    remove.click()
+    wait.until(lambda d: d.switch_to.alert).accept()
+    wait.until(lambda d: "Removed training.docx" in d.find_element(By.ID, "upload-jobs").text)
+    wait.until(lambda d: not any("training.docx" in e.text for e in d.find_elements(By.CSS_SELECTOR, "#doc-list li")))
+    assert not (root / "corpus" / "training.docx").exists()
+    assert httpx.get(f"{base}/api/sources/training.docx").status_code == 404

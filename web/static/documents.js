@@ -33,7 +33,7 @@ function describe(job) {
   }
   if (job.state === "failed") return `${names}: not indexed — ${job.error}`;
   if (job.action === "delete") return `Removed ${names} (${job.seconds} s).`;
-  const done = Object.entries(job.indexed).map(([name, n]) => `${name} (${n} passages)`);
+  const done = Object.entries(job.indexed).map(([name, n]) => `${name} (${n} passage${n === 1 ? "" : "s"})`);
   const left = job.skipped.map((s) => `${s.name}: ${s.reason}`);
   return [done.length ? `Indexed ${done.join(", ")} in ${job.seconds} s.` : "", left.length ? `Left out: ${left.join("; ")}` : ""]
     .filter(Boolean)
