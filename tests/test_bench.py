@@ -297,3 +297,20 @@ def test_write_results_writes_the_run_and_latest(tmp_path):
     assert [p.suffix for p in paths] == [".json", ".svg", ".html"]
     assert json.loads((tmp_path / "latest.json").read_text(encoding="utf-8"))["metrics"]["ann.rows"] == 100001
     assert (tmp_path / "latest.svg").read_text(encoding="utf-8") == paths[1].read_text(encoding="utf-8")
+
+
+def test_interpolated_rows_are_distinct_unit_vectors_between_real_neighbours():
+    import numpy as np
+
+    from eval.bench.synthetic import interpolate
+
+    rng = np.random.default_rng(3)
+    base = rng.normal(size=(50, 8)).astype(np.float32)
+    base /= np.linalg.norm(base, axis=1, keepdims=True)
+    rows = interpolate(base, 1_000, neighbours=4)
+    assert rows.shape == (1_000, 8) and np.allclose(np.linalg.norm(rows, axis=1), 1, atol=1e-5)
+    assert np.allclose(rows[:50], base, atol=1e-6)
+    assert len(np.unique(rows.round(5), axis=0)) == 1_000
+    # each new row is closer to some real vector than the real vectors are, on average, to each other
+    nearest_real = (rows[50:] @ base.T).max(axis=1)
+    assert nearest_real.mean() > (base @ base.T)[~np.eye(50, dtype=bool)].mean()

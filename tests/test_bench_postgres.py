@@ -22,7 +22,7 @@ def run(tmp_path_factory, seed_index) -> PostgresRun:
     settings = Settings(index_dir=seed_index.index_dir, corpus_dir=seed_index.corpus_dir)
     queries = ["What percentage of sex trafficking victims are advertised online?", "Who chaired the OSCE in 2024?"]
     workdir = tmp_path_factory.mktemp("bench-postgres")
-    return measure_postgres(settings, [ROWS], 0.02, 2, workdir, seed_index.embedder, queries=queries)
+    return measure_postgres(settings, [ROWS], 2, workdir, seed_index.embedder, queries=queries)
 
 
 def test_the_figures_of_one_size_are_sane(run):
@@ -78,7 +78,7 @@ def test_a_database_url_gets_a_database_beside_it_and_keeps_its_index(tmp_path, 
             conn.execute("CREATE INDEX qa_chunks_hnsw ON qa_chunks (seq)")
         settings = Settings(index_dir=seed_index.index_dir, corpus_dir=seed_index.corpus_dir, database_url=url)
         queries = ["Who chaired the OSCE in 2024?"]
-        run = measure_postgres(settings, [500], 0.02, 1, tmp_path, seed_index.embedder, queries, lexical_queries=1)
+        run = measure_postgres(settings, [500], 1, tmp_path, seed_index.embedder, queries, lexical_queries=1)
         assert "database qa_bench beside" in run.server and run.scales[0].rows == 500
         assert run.scales[0].build.hnsw_mb > 0
         with psycopg.connect(url) as conn:

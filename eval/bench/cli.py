@@ -66,6 +66,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--pg-queries", type=_positive, default=20, help="questions for BM25 and hybrid in postgres (default: 20)"
     )
+    p.add_argument(
+        "--pg-query-source",
+        choices=("gold", "titles"),
+        default="gold",
+        help="postgres queries: the gold questions, or section titles of the --index base (default: gold)",
+    )
     p.add_argument("--compare", type=Path, metavar="PREV.json", help="show an earlier run's figures beside these")
     p.add_argument("--out", type=Path, default=RESULTS_DIR, help="results folder (default: bench/results)")
     p.add_argument("--workdir", type=Path, help="where temporary corpora and indexes go (default: the system temp)")

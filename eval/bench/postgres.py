@@ -1,11 +1,11 @@
 """Postgres (section `postgres`, `qa bench --backend postgres`): the PostgreSQL store at 100k (and 1M) chunks.
 
-    result = measure_postgres(settings, [100_000], noise=0.02, repeat=3, workdir=workdir, embedder=embedder)
+    result = measure_postgres(settings, [100_000], repeat=3, workdir=workdir, embedder=embedder)
     result.metrics["pg.100k.hybrid.p50_ms"]    # HybridRetriever over a PostgresStore, given the query vector
     result.metrics["pg.100k.recall@10"]        # pgvector HNSW at Settings.pg_ef_search, against exact search
 
-Per size: the vectors of the seeds' index replicated with noise and its chunks repeated with unique ids
-(synthetic.py), written by PostgresWriter.save (COPY with the tsvectors, the GIN index kept up: insert rows/s),
+Per size: the vectors of the base index and points between neighbouring ones (synthetic.interpolate:
+distinct rows where real ones lie), and its chunks repeated with unique ids (synthetic.py), written by PostgresWriter.save (COPY with the tsvectors, the GIN index kept up: insert rows/s),
 then the HNSW index (Settings.pg_hnsw_m, pg_hnsw_ef_construction) built and timed on its own. Then, after one
 warm-up pass, dense, BM25 and hybrid latency on the gold questions' vectors, recall@10 against numpy's exact
 search over the same vectors, FAISS beside it (ann.py), and a replica — a child process holding a
@@ -17,8 +17,10 @@ a schema would not do: the writer's unqualified `DROP INDEX qa_chunks_hnsw` woul
 The base is the settings' index (`--index`; index/store by default, built from the corpus if missing). Its
 texts repeat over the rows, so a query word common in the base is in a large share of all rows
 (`lexical_rows` says how many): BM25 in SQL reads at most qa.pgstore.IMPACT_TOP postings of each query word. With few base chunks (the seeds'
-41) the rows are tight clusters of thousands of near-copies, whose exact top 10 is decided by the noise, and
-recall@10 measures little; `--index` a larger base (the index section's ×100 corpus, 3,429 chunks) for it.
+41) thousands of rows lie between each pair of neighbours, and recall@10 measures little; `--index` a
+larger base for it (a real documentation site's index, 34,583 chunks, for the 1M figures). The queries are
+the gold questions, or (`--pg-query-source titles`) section headings drawn from the base's own chunks, for
+a base the gold questions are not about (a query far from every row has a top 10 of near-equal scores).
 The HNSW index is built at every size, even below Settings.pg_exact_below.
 """
 
@@ -41,7 +43,7 @@ from eval.bench.gold import gold_queries
 from eval.bench.records import json_fields
 from eval.bench.retrieval import CANDIDATES
 from eval.bench.summary import distribution, median_of, round_figure
-from eval.bench.synthetic import replicate, synthetic_chunks
+from eval.bench.synthetic import interpolate, section_titles, synthetic_chunks
 from eval.bench.timing import seconds_of, timed
 from qa.errors import QAError
 
@@ -127,7 +129,7 @@ class PostgresRun:
     shared_buffers: str
     source_index: str  # the store whose chunks and vectors were replicated
     base_chunks: int
-    noise: float
+    query_source: str  # "gold" questions, or section "titles" of the base
     queries: int  # dense search and recall
     lexical_queries: int  # evenly spaced ones of them: BM25, hybrid retrieval and the replica
     ef_search: int
@@ -146,7 +148,7 @@ class PostgresRun:
         return m
 
     def to_json(self) -> dict[str, Any]:
-        return json_fields(self, "server", "shared_buffers", "source_index", "noise", "scales")
+        return json_fields(self, "server", "shared_buffers", "source_index", "query_source", "scales")
 
 
 def size_label(rows: int) -> str:
@@ -159,30 +161,32 @@ def size_label(rows: int) -> str:
 def measure_postgres(
     settings,
     sizes: list[int],
-    noise: float,
     repeat: int,
     workdir: Path,
     embedder,
     queries: list[str] | None = None,
     lexical_queries: int = 20,
+    query_source: str = "gold",
 ) -> PostgresRun:
     """Each size in turn (sorted) in one database. `queries` (default: the gold questions) time dense search
     and recall; `lexical_queries` of them, evenly spaced, BM25, hybrid retrieval and the replica (seconds each at 100k)."""
     base, source = source_store(settings, workdir, embedder)
-    queries = queries or gold_queries()
+    label = query_source if queries is None else "given"
+    if queries is None:
+        queries = section_titles(base.chunks, len(gold_queries())) if query_source == "titles" else gold_queries()
     query_vectors = np.asarray(embedder.embed(queries), dtype=np.float32)
     scales = []
     with bench_database(settings, workdir) as (url, server, shared_buffers):
         for rows in sorted(sizes):
             print(f"[bench] postgres {size_label(rows)}: {rows:,} rows", file=sys.stderr)
-            scale = measure_size(url, base, rows, noise, queries, query_vectors, settings, repeat, lexical_queries)
+            scale = measure_size(url, base, rows, queries, query_vectors, settings, repeat, lexical_queries)
             scales.append(scale)
     return PostgresRun(
         server,
         shared_buffers,
         str(source),
         len(base.chunks),
-        noise,
+        label,
         len(queries),
         min(lexical_queries, len(queries)),
         settings.pg_ef_search,
@@ -246,12 +250,12 @@ def _drop_database(url: str) -> None:
         conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
 
 
-def measure_size(url, base, rows, noise, queries, query_vectors, settings, repeat, lexical_queries) -> PostgresScale:
+def measure_size(url, base, rows, queries, query_vectors, settings, repeat, lexical_queries) -> PostgresScale:
     from qa.pgstore import PostgresStore
     from qa.retrieve import HybridRetriever
 
     started = time.perf_counter()
-    vectors = replicate(base.vectors, rows, noise)
+    vectors = interpolate(base.vectors, rows)
     build = build_tables(url, base, synthetic_chunks(base.chunks, rows), vectors, settings)
     print(
         f"[bench] postgres {size_label(rows)}: inserted in {build.insert_s} s, HNSW in {build.hnsw_build_s} s",

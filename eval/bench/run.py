@@ -144,7 +144,14 @@ def measure(name: str, context: Context) -> SectionResult:
         return measure_index(settings, args.scales, args.repeat, context.workdir, embedder)
     if name == "postgres":
         return measure_postgres(
-            settings, args.pg_sizes, args.ann_noise, args.repeat, context.workdir, embedder, None, args.pg_queries
+            settings,
+            args.pg_sizes,
+            args.repeat,
+            context.workdir,
+            embedder,
+            None,
+            args.pg_queries,
+            args.pg_query_source,
         )
     index = context.results.get("index")
     source = Path(index.largest_index) if index is not None else None

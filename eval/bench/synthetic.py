@@ -84,6 +84,44 @@ def replicate(vectors: np.ndarray, rows: int, noise: float, seed: int = 0) -> np
     return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 
+def interpolate(vectors: np.ndarray, rows: int, neighbours: int = 16, seed: int = 0) -> np.ndarray:
+    """`rows` unit vectors: `vectors` themselves, then points drawn on the segments between a real vector and
+    one of its `neighbours` nearest, so that the rows are distinct and lie where real ones do (copies moved by
+    noise, `replicate`, put every query's exact top 10 among near-equal copies of one vector, where recall@10
+    measures the noise; and isotropic noise is the hardest case for any graph index, unlike real embeddings).
+
+    interpolate(v, 10 * len(v))[: len(v)] == v (as unit vectors)
+    """
+    import faiss
+
+    base = np.ascontiguousarray(vectors, dtype=np.float32)
+    rng = np.random.default_rng(seed)
+    exact = faiss.IndexFlatIP(base.shape[1])
+    exact.add(base)
+    k = min(neighbours, len(base) - 1)
+    _, nearest = exact.search(base, k + 1)  # the first is the vector itself
+    out = np.empty((rows, base.shape[1]), dtype=np.float32)
+    out[: min(rows, len(base))] = base[:rows]
+    for start in range(len(base), rows, 100_000):  # in blocks: a million rows at once would double the memory
+        n = min(100_000, rows - start)
+        a = rng.integers(0, len(base), n)
+        b = nearest[a, rng.integers(1, k + 1, n)] if k > 0 else a
+        t = rng.random((n, 1), dtype=np.float32)
+        out[start : start + n] = base[a] + t * (base[b] - base[a])
+    return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def section_titles(chunks: list, n: int, seed: int = 0) -> list[str]:
+    """`n` distinct section headings of `chunks` (the last part of each title path), drawn at random: short
+    queries from the same documents as the rows, for a base with no gold questions of its own."""
+    import random
+
+    from qa.records import SECTION_SEPARATOR
+
+    titles = sorted({c.title.split(SECTION_SEPARATOR)[-1] for c in chunks if c.title.strip()})
+    return random.Random(seed).sample(titles, min(n, len(titles)))
+
+
 def synthetic_store(base, vectors: np.ndarray, faiss_index: Any = None):
     """`base`'s chunks repeated in turn over the rows of `vectors` (the texts repeat, so BM25 does real work
     too); the FAISS index is built unless given (the ann section passes the HNSW index it timed)."""
