@@ -1,6 +1,7 @@
 """The `qa index` and `qa setup` subcommands (registered with qa/cli.py through the qa.commands entry point).
 
 qa index --corpus ~/notes        # build or update the index of a folder (~/notes/.qa-index)
+qa index --watch                 # ... then re-index whenever a document is added, changed or removed
 qa setup                         # assemble and verify the chat model, then build the index if needed
 qa db start                      # a local PostgreSQL + pgvector; prints the QA_DATABASE_URL to export
 """
@@ -20,6 +21,7 @@ def register(commands: Commands) -> None:
     commands.add("setup", cmd_setup, "assemble and verify the chat model, build the index if missing or stale")
     p = commands.add("index", cmd_index, "build or update the index of the corpus folder")
     p.add_argument("--rebuild", action="store_true", help="ignore the existing index and embed everything again")
+    p.add_argument("--watch", action="store_true", help="then keep watching the folder and re-index what changes")
     p = commands.add("db", cmd_db, "run a local PostgreSQL + pgvector for the index (start prints its URL)")
     p.add_argument("action", choices=["start", "stop", "url"])
     p.add_argument("--data", type=Path, help="its data folder (default: data/postgres)")
@@ -56,7 +58,20 @@ def cmd_index(args: argparse.Namespace, settings=None) -> int:
         _warn_skipped(e.skipped)  # with nothing readable, why each file was left out matters most
         raise
     _warn_skipped(report.skipped)
-    print(f"{describe(s.database_url.get_secret_value()) if s.database_url else s.index_dir}: {report.summary()}")
+    where = describe(s.database_url.get_secret_value()) if s.database_url else s.index_dir
+    print(f"{where}: {report.summary()}")
+    if getattr(args, "watch", False):
+        from index.watch import watch_corpus
+
+        def rebuild():
+            report = build_index(s.corpus_dir, target, embedder, s.chunker, progress=progress_bar("embedding chunks"))
+            _warn_skipped(report.skipped)
+            return report
+
+        try:
+            watch_corpus(s.corpus_dir, rebuild, index_dir=None if s.database_url else s.index_dir)
+        except KeyboardInterrupt:
+            print("stopped watching")
     return 0
 
 
