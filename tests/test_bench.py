@@ -255,7 +255,7 @@ def test_svg_of_a_run_with_no_figures_is_well_formed():
     run = {**_run(), "metrics": {}, "targets": evaluate_targets({})}
     texts = svg_texts(render_svg(run))
     assert texts.count("not measured in this run") == 5
-    assert texts.count("n/a") == 7 and "cold start to ready: not measured (target ≤ 15 s)" in texts
+    assert texts.count("n/a") == 9 and "cold start to ready: not measured (target ≤ 15 s)" in texts
 
 
 def test_html_embeds_the_svg_and_the_targets():
@@ -314,3 +314,28 @@ def test_interpolated_rows_are_distinct_unit_vectors_between_real_neighbours():
     # each new row is closer to some real vector than the real vectors are, on average, to each other
     nearest_real = (rows[50:] @ base.T).max(axis=1)
     assert nearest_real.mean() > (base @ base.T)[~np.eye(50, dtype=bool)].mean()
+
+
+def test_site_section_indexes_a_copy_reindexes_one_edit_and_serves_it(tmp_path, monkeypatch):
+    import shutil
+
+    import eval.bench.site as site
+    from qa.settings import ROOT, Settings
+
+    from fakes import FakeEmbedder
+
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    for page in sorted((ROOT / "eval" / "corpora" / "git" / "docs").glob("*.html"))[:5]:
+        shutil.copy(page, pages / page.name)
+    before = {p.name: p.read_bytes() for p in pages.iterdir()}
+    asked = []
+    monkeypatch.setattr(
+        site, "serve_and_ask", lambda s, corpus, index, q: asked.append((corpus, q)) or (9.5, 4.2, True, 900.0)
+    )
+    run = site.measure_site(Settings(), pages, tmp_path / "work", FakeEmbedder())
+    assert run.files == 5 and run.chunks > 20 and run.chunks_per_s > 0 and 0 <= run.embed_s <= run.index_s
+    assert 1 <= run.reindexed_chunks < run.chunks  # one page's new chunks, not the site's
+    assert {p.name: p.read_bytes() for p in pages.iterdir()} == before  # the edit went to the copy
+    assert asked[0][0] == tmp_path / "work" / "site" and asked[0][1].startswith("What is ")
+    assert run.metrics["site.first_answer_s"] == 4.2 and run.metrics["site.answered"] == 1

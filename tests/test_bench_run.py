@@ -230,7 +230,9 @@ def test_an_interrupted_pass_saves_what_was_measured_and_stops(monkeypatch, tmp_
 
 def test_bad_options_are_one_line_errors(tmp_path, capsys):
     assert main(["--only", "load,nope", "--out", str(tmp_path)]) == 2
-    assert capsys.readouterr().err == "error: unknown section(s) nope; choose from load, cold, answers, index, ann\n"
+    assert (
+        capsys.readouterr().err == "error: unknown section(s) nope; choose from load, cold, answers, index, site, ann\n"
+    )
     assert main(["--only", "cold", "--compare", str(tmp_path / "missing.json"), "--out", str(tmp_path)]) == 2
     assert "cannot read earlier bench results" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_:

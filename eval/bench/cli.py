@@ -72,6 +72,12 @@ def parser() -> argparse.ArgumentParser:
         default="gold",
         help="postgres queries: the gold questions, or section titles of the --index base (default: gold)",
     )
+    p.add_argument(
+        "--site",
+        type=Path,
+        help="site: a documentation folder to index and serve (default: eval/corpora/git/docs; e.g. "
+        "/usr/share/doc/python3.11/html from Debian's python3.11-doc)",
+    )
     p.add_argument("--compare", type=Path, metavar="PREV.json", help="show an earlier run's figures beside these")
     p.add_argument("--out", type=Path, default=RESULTS_DIR, help="results folder (default: bench/results)")
     p.add_argument("--workdir", type=Path, help="where temporary corpora and indexes go (default: the system temp)")

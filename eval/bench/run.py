@@ -32,13 +32,22 @@ from eval.bench.model_load import Models, measure_load
 from eval.bench.postgres import measure_postgres
 from eval.bench.records import SectionResult
 from eval.bench.report import write_results
+from eval.bench.site import measure_site
 from eval.bench.targets import evaluate_targets
 from eval.bench.timing import children_peak_rss_mb, peak_rss_mb
 from qa.errors import QAError
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS_DIR = ROOT / "bench" / "results"
-SECTIONS = ("load", "cold", "answers", "index", "ann", "postgres")  # model sections first: their RSS is the assistant's
+SECTIONS = (
+    "load",
+    "cold",
+    "answers",
+    "index",
+    "site",
+    "ann",
+    "postgres",
+)  # model sections first: their RSS is the assistant's
 DEFAULT_SECTIONS = SECTIONS[:-1]  # postgres runs with --backend postgres (or --only postgres)
 
 
@@ -142,6 +151,8 @@ def measure(name: str, context: Context) -> SectionResult:
     embedder = models.loaded_embedder(settings)
     if name == "index":
         return measure_index(settings, args.scales, args.repeat, context.workdir, embedder)
+    if name == "site":
+        return measure_site(settings, args.site, context.workdir, embedder)
     if name == "postgres":
         return measure_postgres(
             settings,
