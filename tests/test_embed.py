@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import qa.embed
@@ -55,3 +56,50 @@ def test_the_caching_embedder_embeds_each_text_once_and_returns_the_same_vectors
     cached.embed(["a b"])
     assert inner.embedded == 1
     assert cached.embed([]).shape == (0, inner.dim)
+
+
+@pytest.fixture(scope="module")
+def openvino_embedder(tmp_path_factory):
+    from qa.embed import OpenVINOEmbedder
+
+    return OpenVINOEmbedder(None, tmp_path_factory.mktemp("embeddings"))
+
+
+def test_openvino_gives_the_vectors_of_sentence_transformers_in_the_callers_order(openvino_embedder) -> None:
+    from qa.embed import SentenceTransformerEmbedder
+
+    texts = [
+        "What percentage of sex trafficking victims are advertised online?",
+        "a",
+        "The OSCE Special Representative presented the report in Vienna. " * 40,  # over the 256-token window
+        "Shelters opened in 2024.",
+    ]
+    reference = SentenceTransformerEmbedder(precision="float32").embed(texts)
+    vectors = openvino_embedder.embed(texts)
+    assert vectors.shape == (4, 384) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    assert (vectors * reference).sum(axis=1).min() > 0.999
+    assert np.allclose(openvino_embedder.embed(texts[::-1])[::-1], vectors, atol=1e-5)  # batching keeps order
+    assert openvino_embedder.embed([]).shape == (0, 384)
+
+
+def test_openvino_reuses_its_converted_model(openvino_embedder, tmp_path_factory) -> None:
+    import time
+
+    from qa.embed import OpenVINOEmbedder
+
+    cache = next(p for p in tmp_path_factory.getbasetemp().glob("embeddings*"))
+    started = time.perf_counter()
+    again = OpenVINOEmbedder(None, cache)
+    assert time.perf_counter() - started < 5 and len(list(cache.glob("*/*/model.xml"))) == 1
+    assert np.allclose(again.embed(["Shelters opened."]), openvino_embedder.embed(["Shelters opened."]))
+
+
+def test_a_model_openvino_is_not_set_up_for_falls_back_to_pytorch(tmp_path) -> None:
+    from qa.embed import OpenVINOEmbedder, UnsupportedBackendError
+
+    folder = tmp_path / "cls-model"
+    folder.mkdir()
+    (folder / "modules.json").write_text('[{"type": "sentence_transformers.models.Transformer"}]')
+    with pytest.raises(UnsupportedBackendError):
+        OpenVINOEmbedder(folder, tmp_path / "cache")

@@ -46,6 +46,7 @@ def _sparse(path, size: int) -> None:
 @pytest.fixture
 def fake_embedder(monkeypatch):
     monkeypatch.setattr(qa.embed, "SentenceTransformerEmbedder", lambda *args, **kwargs: FakeEmbedder())
+    monkeypatch.setattr(qa.embed, "OpenVINOEmbedder", lambda *args, **kwargs: FakeEmbedder())
 
 
 @pytest.fixture

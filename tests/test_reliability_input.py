@@ -50,6 +50,7 @@ GOOD = {
 def fake_models(monkeypatch):
     generator = FakeGenerator(ANSWER)
     monkeypatch.setattr(qa.embed, "SentenceTransformerEmbedder", lambda *args, **kwargs: FakeEmbedder())
+    monkeypatch.setattr(qa.embed, "OpenVINOEmbedder", lambda *args, **kwargs: FakeEmbedder())
     monkeypatch.setattr(qa.assemble, "model_path", lambda settings, progress=None: ROOT / "fake.gguf")
     monkeypatch.setattr(qa.generate, "LlamaCppGenerator", lambda *args, **kwargs: generator)
     return generator

@@ -43,6 +43,7 @@ def one_error_line(capsys) -> str:
 def fake_models(monkeypatch):
     generator = FakeGenerator("75% of sex trafficking victims are advertised online [1].")
     monkeypatch.setattr(qa.embed, "SentenceTransformerEmbedder", lambda *args, **kwargs: FakeEmbedder())
+    monkeypatch.setattr(qa.embed, "OpenVINOEmbedder", lambda *args, **kwargs: FakeEmbedder())
     monkeypatch.setattr(qa.assemble, "model_path", lambda settings, progress=None: ROOT / "fake.gguf")
     monkeypatch.setattr(qa.generate, "LlamaCppGenerator", lambda *args, **kwargs: generator)
     return generator
@@ -181,6 +182,7 @@ def test_a_model_damaged_on_disk_is_verified_and_assembled_again(tmp_path):
 
 def test_cli_with_a_wrong_model_hash_is_one_line(monkeypatch, built_index, tmp_path, capsys):
     monkeypatch.setattr(qa.embed, "SentenceTransformerEmbedder", lambda *args, **kwargs: FakeEmbedder())
+    monkeypatch.setattr(qa.embed, "OpenVINOEmbedder", lambda *args, **kwargs: FakeEmbedder())
     monkeypatch.setitem(qa.assemble.PROFILES, "default", tiny_package(tmp_path, sha256="ab" * 32))
     monkeypatch.setenv("QA_DATA_DIR", str(tmp_path / "data"))
     assert ask(built_index) == 1
@@ -192,6 +194,7 @@ def test_cli_with_a_wrong_model_hash_is_one_line(monkeypatch, built_index, tmp_p
 
 def test_cli_with_a_missing_model_file_is_one_line(monkeypatch, built_index, tmp_path, capsys):
     monkeypatch.setattr(qa.embed, "SentenceTransformerEmbedder", lambda *args, **kwargs: FakeEmbedder())
+    monkeypatch.setattr(qa.embed, "OpenVINOEmbedder", lambda *args, **kwargs: FakeEmbedder())
     assert ask(built_index, "--model", str(tmp_path / "gone.gguf")) == 1
     line = one_error_line(capsys)
     assert "gone.gguf" in line and "is not a file" in line and "unset it" in line

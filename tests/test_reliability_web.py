@@ -273,6 +273,7 @@ def test_401_and_503_carry_the_security_headers(hostile_index):
 def test_qa_serve_binds_to_loopback_by_default(monkeypatch):
     seen = {}
     monkeypatch.setattr(qa.embed, "SentenceTransformerEmbedder", lambda *args, **kwargs: FakeEmbedder())
+    monkeypatch.setattr(qa.embed, "OpenVINOEmbedder", lambda *args, **kwargs: FakeEmbedder())
     monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: seen.update(kwargs, app=app))
     assert main(["serve"]) == 0
     assert seen["host"] == "127.0.0.1" and seen["port"] == 8000

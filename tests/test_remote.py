@@ -465,6 +465,8 @@ def test_qa_ask_and_setup_need_no_local_model_and_say_one_line(seed_index, seed_
         raise AssertionError("the local chat model was assembled")
 
     monkeypatch.setattr(qa.embed, "SentenceTransformerEmbedder", lambda *args, **kwargs: FakeEmbedder())
+
+    monkeypatch.setattr(qa.embed, "OpenVINOEmbedder", lambda *args, **kwargs: FakeEmbedder())
     monkeypatch.setattr(qa.assemble, "model_path", no_model)
     url = f"http://127.0.0.1:{free_port()}/v1"
     monkeypatch.setenv("QA_LLM_URL", url)

@@ -89,6 +89,7 @@ def _construct(
 
 
 def new_embedder(settings) -> Any:
-    from qa.embed import SentenceTransformerEmbedder
+    """The embedder the assistant uses (qa.embed.embedder_for: OpenVINO by default, QA_EMBEDDING_BACKEND)."""
+    from qa.embed import embedder_for
 
-    return SentenceTransformerEmbedder(settings.embedding_model_path, precision=settings.embedding_precision)
+    return embedder_for(settings)
