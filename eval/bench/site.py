@@ -113,6 +113,8 @@ def serve_and_ask(settings, corpus: Path, index_dir: Path, question: str) -> tup
     """(launch -> ready s, ready -> answer s, answered with a citation, the server's peak RSS MB)."""
     import httpx
 
+    from eval.bench.loadtest import stop_server
+
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -141,11 +143,7 @@ def serve_and_ask(settings, corpus: Path, index_dir: Path, question: str) -> tup
         answered = time.perf_counter()
         rss = _peak_rss_mb(process.pid)
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_server(process)
     return ready - started, answered - ready, bool(answer.get("citations")), rss
 
 

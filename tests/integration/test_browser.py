@@ -13,6 +13,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -83,9 +85,18 @@ def server(tmp_path_factory):
     """The real `qa serve`, with the default model and the index of seeds/ (set up once if missing)."""
     if not (ROOT / "index" / "store" / "manifest.json").exists() or not list((ROOT / "data").glob("models/*.gguf")):
         subprocess.run([str(QA), "setup"], cwd=ROOT, check=True)
+    with qa_serve(tmp_path_factory.mktemp("serve") / "serve.log") as base:
+        yield base
+
+
+@contextmanager
+def qa_serve(log_path: Path, **env_vars: str) -> Iterator[str]:
+    """The real `qa serve` on a free port, with only the given QA_ settings; its URL once /api/health is ready."""
+    from eval.bench.loadtest import stop_server
+
     port = free_port()
-    log = (tmp_path_factory.mktemp("serve") / "serve.log").open("w")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    log = log_path.open("w")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")} | env_vars
     process = subprocess.Popen(
         [str(QA), "serve", "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
     )
@@ -104,11 +115,7 @@ def server(tmp_path_factory):
             pytest.fail(f"the server was not ready within 240 s; see {log.name}")
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_server(process)
         log.close()
 
 
@@ -377,34 +384,8 @@ def upload_server(tmp_path_factory):
     root = tmp_path_factory.mktemp("upload")
     shutil.copytree(ROOT / "seeds", root / "corpus")
     shutil.copytree(ROOT / "index" / "store", root / "store")
-    port = free_port()
-    log = (root / "serve.log").open("w")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
-    env |= {"QA_CORPUS_DIR": str(root / "corpus"), "QA_INDEX_DIR": str(root / "store")}
-    process = subprocess.Popen(
-        [str(QA), "serve", "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            assert process.poll() is None, f"qa serve exited; see {log.name}"
-            try:
-                if httpx.get(f"{base}/api/health", timeout=2).json().get("ready"):
-                    break
-            except (httpx.TransportError, ValueError):
-                pass
-            time.sleep(0.5)
-        else:
-            pytest.fail(f"the server was not ready within 240 s; see {log.name}")
+    with qa_serve(root / "serve.log", QA_CORPUS_DIR=str(root / "corpus"), QA_INDEX_DIR=str(root / "store")) as base:
         yield base, root
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 def test_dropped_office_files_and_pdf_are_indexed_and_cited_with_page_or_slide(upload_server, browser, tmp_path):
