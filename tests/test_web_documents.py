@@ -194,3 +194,13 @@ def test_an_upload_over_the_request_limit_is_413(corpus, monkeypatch):
 )
 def test_safe_names_keep_only_the_file_name(name, stored):
     assert safe_name(name) == stored
+
+
+def test_unknown_query_parameters_and_wrong_methods_are_refused(corpus):
+    with client_for(corpus) as client:
+        wait_ready(client)
+        reply = client.post("/api/documents?wiat=true", files=[("files", ("notes.txt", b"Some text.", "x"))])
+        assert reply.status_code == 422 and "unknown query parameter" in reply.json()["error"]
+        assert not (corpus / "corpus" / "notes.txt").exists()
+        reply = client.request("OPTIONS", "/api/documents")
+        assert reply.status_code == 405 and reply.headers["allow"] == "GET, POST"

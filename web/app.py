@@ -138,7 +138,20 @@ async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
     message = f"not found: {request.url.path}" if exc.status_code == 404 else str(exc.detail)
     if exc.status_code == 400 and message == "There was an error parsing the body":  # FastAPI's words
         message = "the request body is not UTF-8 JSON"
-    return error_response(exc.status_code, message, getattr(exc, "headers", None))
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405:  # Starlette names the methods of one route; a path may have several
+        headers["Allow"] = ", ".join(_methods_of(request))
+    return error_response(exc.status_code, message, headers or None)
+
+
+def _methods_of(request: Request) -> list[str]:
+    from starlette.routing import Match
+
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if getattr(route, "methods", None) and route.matches(request.scope)[0] != Match.NONE:
+            methods |= route.methods
+    return sorted(methods)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:

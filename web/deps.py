@@ -206,6 +206,24 @@ class GenerationQueue:
 _bearer = HTTPBearer(auto_error=False, description="Only when the server was started with QA_API_KEY set.")
 
 
+class UnknownParameterError(QAError):
+    http_status = 422
+
+
+def only_query(*names: str):
+    """A dependency refusing query parameters other than `names` (a typo like `?wiat=true` must not be ignored)."""
+
+    def check(request: Request) -> None:
+        unknown = sorted(set(request.query_params) - set(names))
+        if unknown:
+            allowed = ", ".join(names) or "none"
+            raise UnknownParameterError(
+                f"unknown query parameter(s) {', '.join(map(repr, unknown))} (allowed: {allowed})"
+            )
+
+    return check
+
+
 def get_indexer(request: Request):
     return request.app.state.indexer
 

@@ -33,6 +33,7 @@ from web.deps import (
     NotFoundError,
     get_indexer,
     get_queue,
+    only_query,
     ready_assistant,
     require_api_key,
     require_api_key_or_cookie,
@@ -121,7 +122,12 @@ def documents(assistant: Assistant = Depends(ready_assistant)) -> DocumentList:
     return DocumentList.from_catalog(assistant.catalog())
 
 
-@api.post("/documents", status_code=202, responses={200: {"description": "done (wait=true)"}, **BAD_INPUT})
+@api.post(
+    "/documents",
+    status_code=202,
+    responses={200: {"description": "done (wait=true)"}, **BAD_INPUT},
+    dependencies=[Depends(only_query("wait"))],
+)
 async def add_documents(
     files: list[UploadFile] = File(..., description=f"the documents, at most {MAX_FILES}"),
     overwrite: bool = Form(False, description="replace documents of the same name"),
@@ -147,7 +153,10 @@ def document_job(job_id: str, indexer: Indexer = Depends(get_indexer)) -> dict:
 
 
 @api.delete(
-    "/documents/{source:path}", status_code=202, responses={200: {"description": "done (wait=true)"}, **NOT_FOUND}
+    "/documents/{source:path}",
+    dependencies=[Depends(only_query("wait"))],
+    status_code=202,
+    responses={200: {"description": "done (wait=true)"}, **NOT_FOUND},
 )
 async def delete_document(
     source: str,
