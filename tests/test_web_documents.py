@@ -51,7 +51,7 @@ def wait_ready(client, headers=None):
 
 def wait_job(client, job_id, headers=None) -> dict:
     for _ in range(400):
-        job = client.get(f"/api/documents/jobs/{job_id}", headers=headers).json()
+        job = client.get(f"/api/jobs/{job_id}", headers=headers).json()
         if job["state"] in ("done", "failed"):
             return job
         time.sleep(0.05)

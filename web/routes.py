@@ -4,7 +4,7 @@
     POST /api/ask/stream                               -> SSE: delta…, citations (the Answer), done | error
     POST /v1/chat/completions                          -> OpenAI chat.completion(.chunk)s, plus "sources"
     POST /api/documents (multipart "files", "overwrite") -> 202 the indexing job (?wait=true: 200 when done)
-    GET  /api/documents/jobs/{id}                      -> its progress, then what was indexed or skipped and why
+    GET  /api/jobs/{id}                      -> its progress, then what was indexed or skipped and why
     DELETE /api/documents/{file}                       -> 202 the job that removes it from the index
     GET  /sources/{file}?start=&end=                   -> the cleaned document with that span in <mark id="hl">
 
@@ -136,13 +136,13 @@ async def add_documents(
 ) -> JSONResponse:
     """Add documents to the corpus folder and index them in the background (questions are answered meanwhile).
     Each file is checked first (name, type, size, that it reads); the reply lists those refused and why, and
-    the job to poll: /api/documents/jobs/{id}."""
+    the job to poll: /api/jobs/{id}."""
     uploads = [Upload(f.filename or "", await f.read(UploadLimits.file_bytes + 1)) for f in files]
     job = await run_in_threadpool(indexer.add, uploads, overwrite)
     return await _job_reply(job, wait)
 
 
-@api.get("/documents/jobs/{job_id}", responses=NOT_FOUND)
+@api.get("/jobs/{job_id}", responses=NOT_FOUND)
 def document_job(job_id: str, indexer: Indexer = Depends(get_indexer)) -> dict:
     """An indexing job: state (queued, indexing, done, failed), phase, passages embedded of to_embed; when
     done, each file's passages ("indexed") and the files the build left out ("skipped") with the reason."""
@@ -173,7 +173,7 @@ async def _job_reply(job: IndexJob, wait: bool) -> JSONResponse:
     while wait and job.state in ("queued", "indexing"):
         await asyncio.sleep(0.2)
     finished = job.state in ("done", "failed")
-    headers = {} if finished else {"Location": f"/api/documents/jobs/{job.id}"}
+    headers = {} if finished else {"Location": f"/api/jobs/{job.id}"}
     return JSONResponse(job.to_dict(), status_code=200 if finished else 202, headers=headers)
 
 

@@ -44,7 +44,7 @@ async function follow(job, line) {
   while (job.state === "queued" || job.state === "indexing") {
     line.textContent = describe(job);
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-    const response = await fetch(`/api/documents/jobs/${job.id}`, { headers: authHeaders() });
+    const response = await fetch(`/api/jobs/${job.id}`, { headers: authHeaders() });
     if (!response.ok) {
       line.textContent = `${job.files.join(", ")}: lost track of the indexing (${response.status}).`;
       return;
