@@ -29,8 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from index.load import MAX_FILE_BYTES, SUPPORTED, Unreadable, read_text
 from qa.assistant import Assistant
+from qa.corpus import UnreadableError as Unreadable
+from qa.corpus import corpus_indexing
 from qa.embed import Embedder
 from qa.errors import QAError
 from qa.settings import Settings
@@ -40,6 +41,10 @@ MAX_FILES = 50  # per request
 MAX_NAME_CHARS = 200
 KEPT_JOBS = 100
 UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]")
+
+
+INDEXING = corpus_indexing()  # index/'s reader and build, through qa.corpus (web does not import index)
+SUPPORTED, MAX_FILE_BYTES = INDEXING.supported, INDEXING.max_file_bytes
 
 
 class UploadLimits:
@@ -178,7 +183,7 @@ class Indexer:
             raise Unreadable(f"too large ({len(upload.data) // 1_048_576} MiB > {MAX_FILE_BYTES // 1_048_576} MiB)")
         if (self.corpus / name).exists() and not overwrite:
             raise Unreadable(f"a document named {name} is already indexed; send overwrite=true to replace it")
-        text = read_text(upload.data, Path(name).suffix.lower())  # Unreadable: broken, protected, not UTF-8
+        text = INDEXING.read(upload.data, Path(name).suffix.lower())  # Unreadable: broken, protected, not UTF-8
         if not text.strip():
             raise Unreadable("no text")
         return name
@@ -224,8 +229,6 @@ class Indexer:
     # --- the build ------------------------------------------------------------------------------------------
 
     def _run(self, job: IndexJob, undo, kept_aside: list[Path]) -> None:
-        from index.build import build_index
-        from index.cli import index_target
         from qa.embed import embedder_for
 
         started = time.perf_counter()
@@ -237,8 +240,7 @@ class Indexer:
         try:
             if self._embedder is None:
                 self._embedder = embedder_for(self.settings)
-            target = index_target(self.settings, self._embedder.dim)
-            report = build_index(self.corpus, target, self._embedder, self.settings.chunker, progress=progress)
+            report = INDEXING.build(self.settings, self._embedder, progress)
             job.phase = "opening the new index"
             self.assistant.use_index()
         except (QAError, OSError) as e:
@@ -258,9 +260,9 @@ class Indexer:
                 path.unlink(missing_ok=True)
             counts = {d.source: d.chunks for d in self.assistant.catalog().documents}
             job.indexed = {name: counts[name] for name in job.files if name in counts}
-            job.skipped = [Refused(s.source, s.reason) for s in report.skipped if s.source in job.files]
-            job.state, job.phase, job.summary = "done", "done", report.summary()
-            log.info("indexed (%s %s): %s", job.action, ", ".join(job.files), report.summary())
+            job.skipped = [Refused(source, reason) for source, reason in report.skipped if source in job.files]
+            job.state, job.phase, job.summary = "done", "done", report.summary
+            log.info("indexed (%s %s): %s", job.action, ", ".join(job.files), report.summary)
         finally:
             job.seconds = time.perf_counter() - started
 
