@@ -71,8 +71,10 @@ class Assistant:
         store: Store | None = None,
         generator: Generator | None = None,
         support_model: SupportModel | None = None,
+        collection: str = "default",
     ) -> None:
         self.settings = settings or Settings()
+        self.collection = collection  # its name among the collections served (qa/collection.py)
         self._embedder, self._store, self._generator = embedder, store, generator
         self._support_model = support_model
         self._retriever = None
@@ -129,6 +131,17 @@ class Assistant:
             self._store, self._retriever = store, retriever
         if retired is not None and hasattr(retired, "close"):  # retired one swap ago: nothing uses it now
             retired.close()
+
+    def sibling(self, settings: Settings, collection: str) -> Assistant:
+        """An assistant over another collection (`settings` name its folder and index) that shares this one's
+        models: one chat model and one embedder in memory, however many collections are served."""
+        return Assistant(
+            settings,
+            embedder=self.embedder,
+            generator=self.generator,
+            support_model=self.support_model,
+            collection=collection,
+        )
 
     @property
     def generator(self) -> Generator:

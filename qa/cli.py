@@ -96,6 +96,7 @@ def _parser() -> tuple[argparse.ArgumentParser, Commands]:
     parser = argparse.ArgumentParser(prog="qa", description="Answer questions from a folder of documents, offline.")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--corpus", type=Path, help="folder of documents (default: seeds/)")
+    common.add_argument("--collection", help="a collection by name (`qa collection list`) instead of --corpus")
     common.add_argument("--index", type=Path, dest="index_dir", help="index folder (default: index/store)")
     common.add_argument("--model", type=Path, dest="model_path", help="a GGUF chat model to use instead of the default")
     commands = Commands(parser.add_subparsers(dest="command"), common)
@@ -110,15 +111,41 @@ def register(commands: Commands) -> None:
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print the whole Answer as JSON")
     commands.add("chat", cmd_chat, "ask questions interactively; follow-ups use the conversation")
+    p = commands.add("collection", cmd_collection, "list collections, or add one (a folder of documents)")
+    p.add_argument("action", choices=["list", "add"])
+    p.add_argument("name", nargs="?", help="add: the new collection's name")
+    p.add_argument("folder", nargs="?", type=Path, help="add: an existing folder to link in (default: a new one)")
 
 
 def settings_from(args: argparse.Namespace):
-    """Settings for the common options: a --corpus without --index keeps its index in <corpus>/.qa-index."""
+    """Settings for the common options: a --corpus without --index keeps its index in <corpus>/.qa-index;
+    --collection NAME takes that collection's folder and index."""
+    from qa.collection import Collections
     from qa.settings import Settings
 
-    return Settings.for_corpus(
-        getattr(args, "corpus", None), getattr(args, "index_dir", None), model_path=getattr(args, "model_path", None)
-    )
+    corpus, index_dir, name = (getattr(args, k, None) for k in ("corpus", "index_dir", "collection"))
+    if name and (corpus or index_dir):
+        raise QAError("give either --collection or --corpus/--index, not both")
+    settings = Settings.for_corpus(corpus, index_dir, model_path=getattr(args, "model_path", None))
+    return Collections(settings).settings_for(name) if name else settings
+
+
+def cmd_collection(args: argparse.Namespace) -> int:
+    from qa.collection import Collections
+
+    shelf = Collections(settings_from(argparse.Namespace(**{**vars(args), "collection": None})))
+    if args.action == "add":
+        if not args.name:
+            raise QAError("usage: qa collection add NAME [FOLDER]")
+        c = shelf.create(args.name, args.folder)
+        where = f"{c.corpus_dir} (linked)" if c.linked else f"{c.corpus_dir} (empty: put documents there)"
+        print(f"collection {c.name}: {where}\nindex it with: qa index --collection {c.name}")
+        return 0
+    for c in shelf.all():
+        m = c.manifest()
+        state = f"{len(m.files)} documents, {m.n_chunks} chunks" if m else "not indexed"
+        print(f"{c.name:<20} {state:<32} {c.corpus_dir}")
+    return 0
 
 
 def cmd_ask(args: argparse.Namespace) -> int:

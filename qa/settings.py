@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     corpus_dir: Path = ROOT / "seeds"
     index_dir: Path = ROOT / "index" / "store"
     data_dir: Path = ROOT / "data"  # assembled model files live here
+    collections_dir: Path | None = None  # qa/collection.py; None: data_dir / "collections"
 
     # Chat model: an explicit GGUF path wins; otherwise the profile's model is assembled from its packages.
     model_path: Path | None = None
@@ -97,6 +98,10 @@ class Settings(BaseSettings):
             else "support_model.json"
         )
         return Path(__file__).resolve().parent / name
+
+    @property
+    def collections_root(self) -> Path:
+        return self.collections_dir or self.data_dir / "collections"
 
     @property
     def chunker(self) -> ChunkerSettings:

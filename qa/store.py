@@ -213,10 +213,11 @@ def _running(pid: int) -> bool:
 
 
 def _row(record: SourceDoc | Chunk) -> dict[str, Any]:
-    """A record as a JSON row, its metadata only with the fields that are set (a document's locations are
-    only needed to chunk it, and are in its chunks' metadata)."""
+    """A record as a JSON row, its metadata only with the fields that are set; a document's locations (where
+    its pages or slides begin, which the source view shows) only when it has any."""
     row = {**asdict(record), "metadata": record.metadata.to_dict()}
-    row.pop("locations", None)
+    if not row.get("locations"):
+        row.pop("locations", None)
     return row
 
 
@@ -287,7 +288,10 @@ def _live_dir(index_dir: Path) -> Path:
 
 
 def _with_metadata(row: dict[str, Any]) -> dict[str, Any]:
-    return {**row, "metadata": Metadata.from_dict(row.get("metadata") or {})}
+    row = {**row, "metadata": Metadata.from_dict(row.get("metadata") or {})}
+    if "locations" in row:
+        row["locations"] = tuple((int(offset), str(label)) for offset, label in row["locations"])
+    return row
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:

@@ -51,12 +51,14 @@ def _test_support_model(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _no_qa_environment(monkeypatch, request, _test_support_model):
+def _no_qa_environment(monkeypatch, request, _test_support_model, tmp_path_factory):
     """Settings read QA_* variables; the developer's own must not change what the tests see. Unit tests use
-    a hand-set support model, so that refitting qa/support_model.json does not move them."""
+    a hand-set support model, so that refitting qa/support_model.json does not move them. Collections a
+    test makes go to a temporary folder, never to the checkout's data/collections."""
     for name in list(os.environ):
         if name.startswith("QA_"):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("QA_COLLECTIONS_DIR", str(tmp_path_factory.mktemp("collections")))
     if request.node.get_closest_marker("integration") is None:
         monkeypatch.setenv("QA_SUPPORT_MODEL_PATH", str(_test_support_model))
 

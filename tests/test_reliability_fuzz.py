@@ -52,10 +52,11 @@ def _schema() -> dict:
 
 
 # 413 (the 64 KiB body limit) rejects a request as surely as 422 does; and a schema-valid request may still
-# be refused with 422 for what a JSON schema cannot say ("   " has no words, the last message must be the user's).
+# be refused with 422 for what a JSON schema cannot say ("   " has no words, the last message must be the user's),
+# or with 409 for the state it finds (a collection of that name exists already; a new collection is still empty).
 CHECKS = {
-    "negative_data_rejection": {"expected-statuses": ["400", "401", "404", "405", "413", "415", "422"]},
-    "positive_data_acceptance": {"expected-statuses": ["2xx", "401", "404", "413", "422"]},
+    "negative_data_rejection": {"expected-statuses": ["400", "401", "404", "405", "409", "413", "415", "422"]},
+    "positive_data_acceptance": {"expected-statuses": ["2xx", "401", "404", "409", "413", "422"]},
 }
 # Loaded at collection time: schemathesis' fixture-based loader (`from_fixture`) fails under pytest 9.
 schema = schemathesis.openapi.from_dict(_schema(), config=schemathesis.Config.from_dict({"checks": CHECKS}))

@@ -3,6 +3,7 @@ every refusal says why and changes nothing. Fakes for the models, a real index i
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 
@@ -204,3 +205,34 @@ def test_unknown_query_parameters_and_wrong_methods_are_refused(corpus):
         assert not (corpus / "corpus" / "notes.txt").exists()
         reply = client.request("OPTIONS", "/api/documents")
         assert reply.status_code == 405 and reply.headers["allow"] == "GET, POST"
+
+
+def test_the_source_view_shows_pages_and_marks_the_quote_on_its_page(corpus):
+    with client_for(corpus) as client:
+        wait_ready(client)
+        pdf = pdf_bytes(["Cover page.", "The Zanzibar office has 12 staff."])
+        job = client.post("/api/documents?wait=true", files=[("files", ("scan.pdf", pdf, "x"))]).json()
+        assert job["state"] == "done", job
+        text = client.get("/api/sources/scan.pdf").json()["text"]
+        start = text.index("12 staff")
+        page = client.get("/sources/scan.pdf", params={"start": start, "end": start + 8}).text
+        labels = re.findall(r'<h2 class="location-label">([^<]+)</h2>', page)
+        assert labels == ["page 1", "page 2"]
+        assert page.index("Cover page.") < page.index(">page 2<") < page.index('<mark id="hl" tabindex="-1">12 staff')
+
+
+def test_source_sections_cut_at_locations_and_split_a_span_across_them():
+    from qa.records import SourceDoc
+    from web.routes import source_sections
+
+    doc = SourceDoc("a.pdf", "AAAA\nBBBB", locations=((0, "page 1"), (5, "page 2")))
+    assert source_sections(doc, None) == [
+        {"label": "page 1", "pieces": [("AAAA\n", False)]},
+        {"label": "page 2", "pieces": [("BBBB", False)]},
+    ]
+    assert source_sections(doc, (2, 7)) == [
+        {"label": "page 1", "pieces": [("AA", False), ("AA\n", True)]},
+        {"label": "page 2", "pieces": [("BB", True), ("BB", False)]},
+    ]
+    plain = SourceDoc("a.txt", "Just text.")
+    assert source_sections(plain, (5, 9)) == [{"label": "", "pieces": [("Just ", False), ("text", True), (".", False)]}]

@@ -27,7 +27,7 @@ from qa.assistant import Assistant
 from qa.embed import Embedder
 from qa.errors import QAError
 from qa.settings import Settings
-from web.deps import GenerationQueue
+from web.deps import Assistants, GenerationQueue
 from web.documents import Indexer, UploadLimits
 from web.routes import api, openai, pages
 
@@ -71,6 +71,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.queue = GenerationQueue(assistant, max_waiting)
+    app.state.assistants = Assistants(assistant)
     app.state.indexer = Indexer(assistant.settings, assistant, index_embedder)
     app.state.api_key = api_key or None
     app.include_router(api)

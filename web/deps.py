@@ -19,10 +19,11 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from qa.assistant import Assistant
+from qa.collection import DEFAULT, Collection, Collections
 from qa.errors import ModelServerError, QAError
 from qa.records import Answer
 
@@ -49,6 +50,10 @@ class UnauthorizedError(QAError):
 
 class NotFoundError(QAError):
     http_status = 404
+
+
+class CollectionEmptyError(QAError):
+    http_status = 409
 
 
 class ClientGoneError(QAError):
@@ -134,7 +139,8 @@ class GenerationQueue:
         if self.status == "failed":
             raise NotReadyError(self.error)
 
-    def submit(self, question: str, history: list[dict[str, str]]) -> Generation:
+    def submit(self, question: str, history: list[dict[str, str]], assistant: Assistant | None = None) -> Generation:
+        """Queue a question for `assistant` (another collection's; by default the one this queue loaded)."""
         self.check_ready()
         with self._count_lock:
             if self._waiting >= self.max_waiting:
@@ -143,7 +149,7 @@ class GenerationQueue:
                 )
             self._waiting += 1
         generation = Generation(asyncio.get_running_loop())
-        self._executor.submit(self._run, generation, question, history)
+        self._executor.submit(self._run, generation, question, history, assistant or self.assistant)
         return generation
 
     def _load(self) -> None:
@@ -179,13 +185,13 @@ class GenerationQueue:
         timer.daemon = True
         timer.start()
 
-    def _run(self, generation: Generation, question: str, history: list[dict[str, str]]) -> None:
+    def _run(self, generation: Generation, question: str, history: list[dict[str, str]], assistant: Assistant) -> None:
         with self._count_lock:
             self._waiting -= 1
         if generation.stop.is_set():  # its client left while it waited
             generation.put(_END)
             return
-        events = self.assistant.ask_stream(question, history)
+        events = assistant.ask_stream(question, history)
         try:
             for event in events:
                 generation.put(event)
@@ -199,6 +205,35 @@ class GenerationQueue:
         finally:
             events.close()  # closes the model's stream when stopped early
             generation.put(_END)
+
+
+class Assistants:
+    """One assistant per collection, made on first use, all sharing the default one's models (so one chat
+    model is in memory and one worker thread runs them all)."""
+
+    def __init__(self, default: Assistant) -> None:
+        self.default = default
+        self.collections = Collections(default.settings)
+        self._by_name: dict[str, Assistant] = {DEFAULT: default}
+        self._lock = threading.Lock()
+
+    def get(self, name: str | None, *, indexed: bool = True) -> Assistant:
+        """The assistant of collection `name` ("" or None: the default); with `indexed`, CollectionEmptyError
+        while it has no index yet (uploads into a new collection ask with indexed=False)."""
+        collection = self.collections.get(name)  # CollectionNotFoundError: 404
+        if indexed and collection.name != DEFAULT and collection.manifest() is None:
+            raise CollectionEmptyError(
+                f"collection {collection.name!r} has no indexed documents yet — add some on the page, with "
+                f"POST /api/documents (collection={collection.name}) or `qa index --collection {collection.name}`"
+            )
+        with self._lock:
+            if collection.name not in self._by_name:
+                settings = self.collections.settings_for(collection.name)
+                self._by_name[collection.name] = self.default.sibling(settings, collection.name)
+            return self._by_name[collection.name]
+
+    def listing(self) -> list[Collection]:
+        return self.collections.all()
 
 
 # Dependencies ----------------------------------------------------------------------------------------------
@@ -232,9 +267,27 @@ def get_queue(request: Request) -> GenerationQueue:
     return request.app.state.queue
 
 
-def ready_assistant(queue: GenerationQueue = Depends(get_queue)) -> Assistant:
+def get_assistants(request: Request) -> Assistants:
+    return request.app.state.assistants
+
+
+def loaded_assistant(queue: GenerationQueue = Depends(get_queue)) -> Assistant:
+    """The default collection's assistant, once the models are loaded (for what is the same in every one)."""
     queue.check_ready()
     return queue.assistant
+
+
+COLLECTION = Query("", description="the collection (GET /api/collections lists them); empty: the default one")
+
+
+def ready_assistant(
+    collection: str = COLLECTION,
+    queue: GenerationQueue = Depends(get_queue),
+    assistants: Assistants = Depends(get_assistants),
+) -> Assistant:
+    """The assistant of the collection the request names, once the models are loaded."""
+    queue.check_ready()
+    return assistants.get(collection)
 
 
 def require_api_key(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> None:

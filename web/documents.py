@@ -4,6 +4,7 @@
     job = indexer.add([Upload("report.docx", data)], overwrite=False)   # checked now, indexed in the background
     indexer.job(job.id).state                                            # "queued" -> "indexing" -> "done"
     job = indexer.delete("report.docx")
+    job = indexer.add(uploads, into=reports_assistant)                  # another collection's folder and index
 
 Each upload is checked before anything is written: its name (no folders, no hidden or control characters,
 an allowed type), its size, and that it reads as its type (index/load.py's reader: a broken or
@@ -74,6 +75,7 @@ class IndexJob:
     id: str
     action: str  # "add" | "delete"
     files: list[str]  # the names written (add) or removed (delete)
+    collection: str = "default"
     refused: list[Refused] = field(default_factory=list)  # refused before indexing, with the reason
     state: str = "queued"  # -> "indexing" -> "done" | "failed"
     phase: str = "waiting for the indexer"
@@ -90,6 +92,7 @@ class IndexJob:
         return {
             "id": self.id,
             "action": self.action,
+            "collection": self.collection,
             "files": self.files,
             "refused": [{"name": r.name, "reason": r.reason} for r in self.refused],
             "state": self.state,
@@ -130,7 +133,6 @@ class Indexer:
         settings' model, loaded by the first build."""
         self.settings = settings
         self.assistant = assistant
-        self.corpus = Path(settings.corpus_dir)
         self._jobs: dict[str, IndexJob] = {}
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-index")
@@ -142,16 +144,19 @@ class Indexer:
     def job(self, job_id: str) -> IndexJob | None:
         return self._jobs.get(job_id)
 
-    def add(self, uploads: list[Upload], overwrite: bool = False) -> IndexJob:
-        """Check each upload, write the accepted ones, and queue their indexing (nothing is queued if none is
-        accepted: the job is then "done" at once, with the reasons)."""
+    def add(self, uploads: list[Upload], overwrite: bool = False, into: Assistant | None = None) -> IndexJob:
+        """Check each upload, write the accepted ones into the folder of `into` (by default this indexer's
+        assistant), and queue their indexing (nothing is queued if none is accepted: the job is then "done" at
+        once, with the reasons)."""
         if len(uploads) > MAX_FILES:
             raise UploadError(f"at most {MAX_FILES} files per upload, not {len(uploads)}")
-        job = self._new_job("add")
+        target = into or self.assistant
+        corpus = Path(target.settings.corpus_dir)
+        job = self._new_job("add", target)
         accepted: dict[str, bytes] = {}
         for upload in uploads:
             try:
-                name = self._check(upload, overwrite, accepted)
+                name = self._check(corpus, upload, overwrite, accepted)
             except Unreadable as e:
                 job.refused.append(Refused(upload.name, str(e)))
                 continue
@@ -159,67 +164,69 @@ class Indexer:
         if not accepted:
             job.state, job.phase, job.summary = "done", "nothing to index", "no file was accepted"
             return job
-        backups = self._write(job, accepted)
+        backups = self._write(corpus, job, accepted)
         job.files = sorted(accepted)
-        self._executor.submit(self._run, job, lambda: self._undo_add(accepted, backups), list(backups))
+        undo = lambda: self._undo_add(corpus, accepted, backups)  # noqa: E731
+        self._executor.submit(self._run, job, target, undo, list(backups))
         return job
 
-    def delete(self, source: str) -> IndexJob:
-        path = self._existing(source)
-        job = self._new_job("delete")
+    def delete(self, source: str, into: Assistant | None = None) -> IndexJob:
+        target = into or self.assistant
+        path = self._existing(Path(target.settings.corpus_dir), source)
+        job = self._new_job("delete", target)
         trash = path.with_name(f".qa-deleted-{job.id}-{path.name}")
         path.rename(trash)  # a hidden name: the loader skips it, and it can come back if the build fails
         job.files = [source]
-        self._executor.submit(self._run, job, lambda: trash.rename(path), [trash])
+        self._executor.submit(self._run, job, target, lambda: trash.rename(path), [trash])
         return job
 
     # --- checks and files ---------------------------------------------------------------------------------
 
-    def _check(self, upload: Upload, overwrite: bool, accepted: dict[str, bytes]) -> str:
+    def _check(self, corpus: Path, upload: Upload, overwrite: bool, accepted: dict[str, bytes]) -> str:
         name = safe_name(upload.name)
         if name in accepted:
             raise Unreadable("sent twice in this upload")
         if len(upload.data) > MAX_FILE_BYTES:
             raise Unreadable(f"too large ({len(upload.data) // 1_048_576} MiB > {MAX_FILE_BYTES // 1_048_576} MiB)")
-        if (self.corpus / name).exists() and not overwrite:
+        if (corpus / name).exists() and not overwrite:
             raise Unreadable(f"a document named {name} is already indexed; send overwrite=true to replace it")
         text = INDEXING.read(upload.data, Path(name).suffix.lower())  # Unreadable: broken, protected, not UTF-8
         if not text.strip():
             raise Unreadable("no text")
         return name
 
-    def _write(self, job: IndexJob, accepted: dict[str, bytes]) -> dict[Path, Path]:
+    def _write(self, corpus: Path, job: IndexJob, accepted: dict[str, bytes]) -> dict[Path, Path]:
         """Write each file under a hidden name, then rename it into place; an overwritten file is kept aside
         (hidden, so not indexed) until the build succeeds. Returns {kept aside: its own path}."""
-        self.corpus.mkdir(parents=True, exist_ok=True)
+        corpus.mkdir(parents=True, exist_ok=True)
         backups = {}
         for name, data in accepted.items():
-            path = self.corpus / name
-            tmp = self.corpus / f".qa-upload-{job.id}-{name}"
+            path = corpus / name
+            tmp = corpus / f".qa-upload-{job.id}-{name}"
             tmp.write_bytes(data)
             if path.exists():
-                backup = self.corpus / f".qa-replaced-{job.id}-{name}"
+                backup = corpus / f".qa-replaced-{job.id}-{name}"
                 path.rename(backup)
                 backups[backup] = path
             os.replace(tmp, path)
         return backups
 
-    def _undo_add(self, accepted: dict[str, bytes], backups: dict[Path, Path]) -> None:
+    def _undo_add(self, corpus: Path, accepted: dict[str, bytes], backups: dict[Path, Path]) -> None:
         for name in accepted:
-            (self.corpus / name).unlink(missing_ok=True)
+            (corpus / name).unlink(missing_ok=True)
         for backup, path in backups.items():
             backup.rename(path)
 
-    def _existing(self, source: str) -> Path:
+    def _existing(self, corpus: Path, source: str) -> Path:
         """The corpus file named `source` (a name of the index, relative to the folder), never outside it."""
-        root = self.corpus.resolve()
+        root = corpus.resolve()
         path = (root / source).resolve()
         if root not in path.parents or not path.is_file() or any(p.startswith(".") for p in Path(source).parts):
-            raise DocumentNotFoundError(f"no document named {source!r} in {self.corpus} — /api/documents lists them")
+            raise DocumentNotFoundError(f"no document named {source!r} in {corpus} — /api/documents lists them")
         return path
 
-    def _new_job(self, action: str) -> IndexJob:
-        job = IndexJob(uuid.uuid4().hex[:12], action, [])
+    def _new_job(self, action: str, target: Assistant) -> IndexJob:
+        job = IndexJob(uuid.uuid4().hex[:12], action, [], collection=target.collection)
         with self._lock:
             self._jobs[job.id] = job
             for old in list(self._jobs)[:-KEPT_JOBS]:
@@ -228,7 +235,7 @@ class Indexer:
 
     # --- the build ------------------------------------------------------------------------------------------
 
-    def _run(self, job: IndexJob, undo, kept_aside: list[Path]) -> None:
+    def _run(self, job: IndexJob, target: Assistant, undo, kept_aside: list[Path]) -> None:
         from qa.embed import embedder_for
 
         started = time.perf_counter()
@@ -240,9 +247,9 @@ class Indexer:
         try:
             if self._embedder is None:
                 self._embedder = embedder_for(self.settings)
-            report = INDEXING.build(self.settings, self._embedder, progress)
+            report = INDEXING.build(target.settings, self._embedder, progress)
             job.phase = "opening the new index"
-            self.assistant.use_index()
+            target.use_index()
         except (QAError, OSError) as e:
             job.state, job.phase, job.error = "failed", "failed", f"{e} — the index was not changed"
             log.warning("indexing failed (%s %s): %s", job.action, ", ".join(job.files), e)
@@ -258,7 +265,7 @@ class Indexer:
         else:
             for path in kept_aside:
                 path.unlink(missing_ok=True)
-            counts = {d.source: d.chunks for d in self.assistant.catalog().documents}
+            counts = {d.source: d.chunks for d in target.catalog().documents}
             job.indexed = {name: counts[name] for name in job.files if name in counts}
             job.skipped = [Refused(source, reason) for source, reason in report.skipped if source in job.files]
             job.state, job.phase, job.summary = "done", "done", report.summary

@@ -3,12 +3,15 @@
     POST /api/ask {"question": "…", "history": [...]}  -> the Answer as JSON
     POST /api/ask/stream                               -> SSE: delta…, citations (the Answer), done | error
     POST /v1/chat/completions                          -> OpenAI chat.completion(.chunk)s, plus "sources"
+    GET  /api/collections, POST /api/collections {"name"} -> the collections; a new, empty one
     POST /api/documents (multipart "files", "overwrite") -> 202 the indexing job (?wait=true: 200 when done)
     GET  /api/jobs/{id}                      -> its progress, then what was indexed or skipped and why
     DELETE /api/documents/{file}                       -> 202 the job that removes it from the index
     GET  /sources/{file}?start=&end=                   -> the cleaned document with that span in <mark id="hl">
 
-Routes check the question, queue it, and render records; the pipeline lives in `qa`.
+Routes check the question, queue it, and render records; the pipeline lives in `qa`. A request names its
+collection with "collection" (JSON field, form field or query parameter; /v1 takes it from "model"); without
+one, the default collection answers.
 """
 
 from __future__ import annotations
@@ -28,11 +31,15 @@ from qa.errors import BadQuestionError, QAError
 from qa.questions import check_question
 from qa.records import Answer, SourceDoc
 from web.deps import (
+    COLLECTION,
+    Assistants,
     Generation,
     GenerationQueue,
     NotFoundError,
+    get_assistants,
     get_indexer,
     get_queue,
+    loaded_assistant,
     only_query,
     ready_assistant,
     require_api_key,
@@ -42,6 +49,8 @@ from web.documents import MAX_FILES, Indexer, IndexJob, Upload, UploadLimits
 from web.schemas import (
     AskRequest,
     ChatCompletionRequest,
+    CollectionInfo,
+    CollectionRequest,
     DocumentList,
     EmbeddingRequest,
     ErrorBody,
@@ -60,6 +69,7 @@ templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 ERRORS = {code: {"model": ErrorBody} for code in (401, 503)}
 BAD_INPUT = {code: {"model": ErrorBody} for code in (400, 413, 422)}  # 400: a body that is not UTF-8
 NOT_FOUND = {404: {"model": ErrorBody}}
+IN_COLLECTION = {code: {"model": ErrorBody} for code in (404, 409)}  # no such collection; it has no index yet
 SSE_EVENT = {  # one server-sent event, as a client's SSE parser yields it; "data" holds JSON (or "[DONE]")
     "type": "object",
     "required": ["data"],
@@ -91,20 +101,49 @@ def health(queue: GenerationQueue = Depends(get_queue)) -> JSONResponse:
     return JSONResponse(body.model_dump())
 
 
-@api.post("/ask", response_model=None, responses={200: {"model": Answer}, **BAD_INPUT})
-async def ask(body: AskRequest, request: Request, queue: GenerationQueue = Depends(get_queue)) -> JSONResponse:
+@api.get("/collections", response_model=list[CollectionInfo])
+def collections(assistants: Assistants = Depends(get_assistants)) -> list[CollectionInfo]:
+    """The collections (each a folder of documents with its own index), the default one first."""
+    return [CollectionInfo.of(c) for c in assistants.listing()]
+
+
+@api.post(
+    "/collections", status_code=201, response_model=CollectionInfo, responses={409: {"model": ErrorBody}, **BAD_INPUT}
+)
+def create_collection(body: CollectionRequest, assistants: Assistants = Depends(get_assistants)) -> CollectionInfo:
+    """A new, empty collection (a folder in data/collections); add documents to it with POST /api/documents."""
+    return CollectionInfo.of(assistants.collections.create(body.name))
+
+
+@api.post("/ask", response_model=None, responses={200: {"model": Answer}, **BAD_INPUT, **IN_COLLECTION})
+async def ask(
+    body: AskRequest,
+    request: Request,
+    queue: GenerationQueue = Depends(get_queue),
+    assistants: Assistants = Depends(get_assistants),
+) -> JSONResponse:
     """Answer one question; follow-ups pass the earlier messages as "history"."""
-    generation = queue.submit(check_question(body.question), body.history_dicts())
+    question = check_question(body.question)
+    generation = queue.submit(question, body.history_dicts(), _asked(queue, assistants, body.collection))
     answer = await generation.answer(request.is_disconnected)
     return JSONResponse(answer.to_dict())
 
 
-@api.post("/ask/stream", responses={200: STREAM, **BAD_INPUT})
-async def ask_stream(body: AskRequest, queue: GenerationQueue = Depends(get_queue)) -> EventSourceResponse:
+@api.post("/ask/stream", responses={200: STREAM, **BAD_INPUT, **IN_COLLECTION})
+async def ask_stream(
+    body: AskRequest, queue: GenerationQueue = Depends(get_queue), assistants: Assistants = Depends(get_assistants)
+) -> EventSourceResponse:
     """Server-sent events: "delta" {"text"} per generated piece, "citations" (the final Answer), then "done";
     "error" {"error"} if the pipeline fails midway. The final Answer's text replaces the streamed draft."""
-    generation = queue.submit(check_question(body.question), body.history_dicts())
+    question = check_question(body.question)
+    generation = queue.submit(question, body.history_dicts(), _asked(queue, assistants, body.collection))
     return event_stream(_answer_events(generation))
+
+
+def _asked(queue: GenerationQueue, assistants: Assistants, collection: str) -> Assistant:
+    """The assistant a question goes to (503 while loading comes first: siblings share the loaded models)."""
+    queue.check_ready()
+    return assistants.get(collection)
 
 
 async def _answer_events(generation: Generation) -> AsyncIterator[bytes]:
@@ -116,7 +155,12 @@ async def _answer_events(generation: Generation) -> AsyncIterator[bytes]:
         yield sse("error", {"error": str(e)})
 
 
-@api.get("/documents", response_model=DocumentList)
+@api.get(
+    "/documents",
+    response_model=DocumentList,
+    responses=IN_COLLECTION,
+    dependencies=[Depends(only_query("collection"))],
+)
 def documents(assistant: Assistant = Depends(ready_assistant)) -> DocumentList:
     """The indexed files with their titles and chunk counts, and when the index was built."""
     return DocumentList.from_catalog(assistant.catalog())
@@ -125,20 +169,23 @@ def documents(assistant: Assistant = Depends(ready_assistant)) -> DocumentList:
 @api.post(
     "/documents",
     status_code=202,
-    responses={200: {"description": "done (wait=true)"}, **BAD_INPUT},
+    responses={200: {"description": "done (wait=true)"}, **BAD_INPUT, **NOT_FOUND},
     dependencies=[Depends(only_query("wait"))],
 )
 async def add_documents(
     files: list[UploadFile] = File(..., description=f"the documents, at most {MAX_FILES}"),
     overwrite: bool = Form(False, description="replace documents of the same name"),
+    collection: str = Form("", description="the collection to add them to (empty: the default one)"),
     wait: bool = Query(False, description="answer when the indexing is done, not when it starts"),
     indexer: Indexer = Depends(get_indexer),
+    assistants: Assistants = Depends(get_assistants),
 ) -> JSONResponse:
     """Add documents to the corpus folder and index them in the background (questions are answered meanwhile).
     Each file is checked first (name, type, size, that it reads); the reply lists those refused and why, and
     the job to poll: /api/jobs/{id}."""
     uploads = [Upload(f.filename or "", await f.read(UploadLimits.file_bytes + 1)) for f in files]
-    job = await run_in_threadpool(indexer.add, uploads, overwrite)
+    target = assistants.get(collection, indexed=False)
+    job = await run_in_threadpool(indexer.add, uploads, overwrite, target)
     return await _job_reply(job, wait)
 
 
@@ -154,18 +201,20 @@ def document_job(job_id: str, indexer: Indexer = Depends(get_indexer)) -> dict:
 
 @api.delete(
     "/documents/{source:path}",
-    dependencies=[Depends(only_query("wait"))],
+    dependencies=[Depends(only_query("wait", "collection"))],
     status_code=202,
     responses={200: {"description": "done (wait=true)"}, **NOT_FOUND},
 )
 async def delete_document(
     source: str,
     wait: bool = Query(False, description="answer when the index no longer has it"),
+    collection: str = COLLECTION,
     indexer: Indexer = Depends(get_indexer),
+    assistants: Assistants = Depends(get_assistants),
 ) -> JSONResponse:
     """Remove a document from the corpus folder and from the index (it stays answerable until the job is done;
     if the build fails, the file comes back)."""
-    job = await run_in_threadpool(indexer.delete, source)
+    job = await run_in_threadpool(indexer.delete, source, assistants.get(collection, indexed=False))
     return await _job_reply(job, wait)
 
 
@@ -177,7 +226,12 @@ async def _job_reply(job: IndexJob, wait: bool) -> JSONResponse:
     return JSONResponse(job.to_dict(), status_code=200 if finished else 202, headers=headers)
 
 
-@api.get("/sources/{source:path}", response_model=SourceText, responses=NOT_FOUND)
+@api.get(
+    "/sources/{source:path}",
+    response_model=SourceText,
+    responses=IN_COLLECTION,
+    dependencies=[Depends(only_query("collection"))],
+)
 def source_text(source: str, assistant: Assistant = Depends(ready_assistant)) -> SourceText:
     """The cleaned text of one indexed document; citation offsets index into it."""
     doc = indexed_doc(assistant, source)
@@ -185,13 +239,15 @@ def source_text(source: str, assistant: Assistant = Depends(ready_assistant)) ->
 
 
 @openai.get("/models")
-def models(assistant: Assistant = Depends(ready_assistant)) -> dict:
-    """The one model this server answers with (for OpenAI clients that list models first)."""
-    return {"object": "list", "data": [{"id": assistant.catalog().model, "object": "model", "owned_by": "local"}]}
+def models(assistant: Assistant = Depends(loaded_assistant), assistants: Assistants = Depends(get_assistants)) -> dict:
+    """The chat model (it answers from the default collection), then each collection by name: a client that
+    picks a "model" picks the documents it is answered from (as Open WebUI lists its pipelines)."""
+    ids = [assistant.catalog().model, *assistants.collections.names()]
+    return {"object": "list", "data": [{"id": id, "object": "model", "owned_by": "local"} for id in ids]}
 
 
 @openai.post("/embeddings", responses=BAD_INPUT)
-def embeddings(body: EmbeddingRequest, assistant: Assistant = Depends(ready_assistant)) -> dict:
+def embeddings(body: EmbeddingRequest, assistant: Assistant = Depends(loaded_assistant)) -> dict:
     """OpenAI-compatible embeddings with this server's embedding model, so that replicas (QA_EMBEDDING_URL) and
     big ingestion runs elsewhere need no model of their own. `model` must be empty or this model's name."""
     name = assistant.embedder.name
@@ -201,16 +257,21 @@ def embeddings(body: EmbeddingRequest, assistant: Assistant = Depends(ready_assi
     return embeddings_reply(assistant.embedder.embed(texts), name, texts)
 
 
-@openai.post("/chat/completions", response_model=None, responses={200: STREAM, **BAD_INPUT})
+@openai.post("/chat/completions", response_model=None, responses={200: STREAM, **BAD_INPUT, **IN_COLLECTION})
 async def chat_completions(
-    body: ChatCompletionRequest, request: Request, queue: GenerationQueue = Depends(get_queue)
+    body: ChatCompletionRequest,
+    request: Request,
+    queue: GenerationQueue = Depends(get_queue),
+    assistants: Assistants = Depends(get_assistants),
 ) -> JSONResponse | EventSourceResponse:
-    """OpenAI-compatible: the last user message is the question, earlier messages the history.
+    """OpenAI-compatible: the last user message is the question, earlier messages the history; a "model" that
+    names a collection (GET /v1/models) answers from it, any other from the default collection.
     Responses carry the verified citations as "sources"; when streaming, the final chunk carries them,
     and "answer" with the verified text and "refused"."""
     question, history = body.question_and_history()
-    generation = queue.submit(check_question(question), history)
-    model = queue.assistant.catalog().model
+    named = body.model if body.model in assistants.collections.names() else ""  # any other model: the default
+    generation = queue.submit(check_question(question), history, _asked(queue, assistants, named))
+    model = body.model if named else queue.assistant.catalog().model
     if not body.stream:
         return JSONResponse(chat_completion(await generation.answer(request.is_disconnected), model))
     return event_stream(_completion_chunks(generation, model))
@@ -264,12 +325,27 @@ def source_page(
     assistant: Assistant = Depends(ready_assistant),
 ) -> HTMLResponse:
     doc = indexed_doc(assistant, source)
+    span = (start, end) if start is not None and end is not None and start < end <= len(doc.text) else None
+    context = {"doc": doc, "sections": source_sections(doc, span), "highlight": span is not None}
+    return templates.TemplateResponse(request, "source.html", context)
+
+
+def source_sections(doc: SourceDoc, span: tuple[int, int] | None) -> list[dict]:
+    """The document cut at its locations ("page 2", "slide 3"), each section as (text, highlighted) pieces.
+
+    A PDF of two pages with the quote on the second: [{"label": "page 1", "pieces": [("…", False)]},
+    {"label": "page 2", "pieces": [("The ", False), ("47 survivors", True), (" …", False)]}]
+    """
     text = doc.text
-    if start is not None and end is not None and start < end <= len(text):
-        parts = {"before": text[:start], "highlight": text[start:end], "after": text[end:]}
-    else:
-        parts = {"before": text, "highlight": "", "after": ""}
-    return templates.TemplateResponse(request, "source.html", {"doc": doc, **parts})
+    cuts = [(0, "")] + [(int(offset), str(label)) for offset, label in doc.locations if 0 < int(offset) < len(text)]
+    if doc.locations and int(doc.locations[0][0]) == 0:
+        cuts[0] = (0, str(doc.locations[0][1]))
+    sections = []
+    for (a, label), (b, _) in zip(cuts, cuts[1:] + [(len(text), "")], strict=True):
+        lo, hi = (max(a, span[0]), min(b, span[1])) if span else (b, b)
+        pieces = [(text[a:lo], False), (text[lo:hi], True), (text[hi:b], False)] if lo < hi else [(text[a:b], False)]
+        sections.append({"label": label, "pieces": [(t, hl) for t, hl in pieces if t]})
+    return sections
 
 
 @pages.get("/docs", response_class=HTMLResponse)

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from fastapi.sse import format_sse_event
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from qa.collection import Collection
 from qa.errors import BadQuestionError
 from qa.questions import MAX_QUESTION_CHARS
 from qa.records import Answer, Catalog
@@ -39,9 +40,39 @@ class AskRequest(BaseModel):
 
     question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, examples=[EXAMPLE_QUESTION])
     history: list[Message] = Field(default_factory=list, max_length=MAX_HISTORY)
+    collection: str = Field("", max_length=64, description="GET /api/collections lists them; empty: the default")
 
     def history_dicts(self) -> list[dict[str, str]]:
         return [m.model_dump() for m in self.history]
+
+
+class CollectionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64, examples=["reports"], description="lower-case letters, digits, - _")
+
+
+class CollectionInfo(BaseModel):
+    name: str
+    folder: str
+    linked: bool  # a folder elsewhere, linked in with `qa collection add NAME FOLDER`
+    indexed: bool
+    documents: int = 0
+    chunks: int = 0
+    built_at: str = ""
+
+    @classmethod
+    def of(cls, collection: Collection) -> CollectionInfo:
+        m = collection.manifest()
+        return cls(
+            name=collection.name,
+            folder=str(collection.corpus_dir),
+            linked=collection.linked,
+            indexed=m is not None,
+            documents=len(m.files) if m else 0,
+            chunks=m.n_chunks if m else 0,
+            built_at=m.built_at if m else "",
+        )
 
 
 class ErrorBody(BaseModel):

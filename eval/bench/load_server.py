@@ -106,7 +106,9 @@ def build_app(work_dir: Path, token_seconds: float, **app_options):
 
     shutil.copytree(ROOT / "seeds", work_dir / "corpus")
     build_index(work_dir / "corpus", work_dir / "store", HashEmbedder())
-    settings = Settings(corpus_dir=work_dir / "corpus", index_dir=work_dir / "store")
+    settings = Settings(
+        corpus_dir=work_dir / "corpus", index_dir=work_dir / "store", collections_dir=work_dir / "collections"
+    )
     assistant = Assistant(settings, embedder=HashEmbedder(), generator=PacedGenerator(token_seconds))
     return create_app(assistant, **app_options)
 

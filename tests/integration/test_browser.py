@@ -384,7 +384,8 @@ def upload_server(tmp_path_factory):
     root = tmp_path_factory.mktemp("upload")
     shutil.copytree(ROOT / "seeds", root / "corpus")
     shutil.copytree(ROOT / "index" / "store", root / "store")
-    with qa_serve(root / "serve.log", QA_CORPUS_DIR=str(root / "corpus"), QA_INDEX_DIR=str(root / "store")) as base:
+    env = {"QA_CORPUS_DIR": str(root / "corpus"), "QA_INDEX_DIR": str(root / "store")}
+    with qa_serve(root / "serve.log", **env, QA_COLLECTIONS_DIR=str(root / "collections")) as base:
         yield base, root
 
 
@@ -459,3 +460,66 @@ def test_dropped_office_files_and_pdf_are_indexed_and_cited_with_page_or_slide(u
     wait.until(lambda d: not any("training.docx" in e.text for e in d.find_elements(By.CSS_SELECTOR, "#doc-list li")))
     assert not (root / "corpus" / "training.docx").exists()
     assert httpx.get(f"{base}/api/sources/training.docx").status_code == 404
+
+
+def ask_in_page(driver, wait, question: str, k: int):
+    """Type a question, send it, and return the k-th answer once it is verified (its timing line is shown)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    box = driver.find_element(By.ID, "question")
+    box.send_keys(question)
+    box.send_keys(Keys.ENTER)
+    return wait.until(
+        lambda d: (
+            (views := d.find_elements(By.CSS_SELECTOR, ".message.assistant"))
+            and len(views) > k
+            and views[k].find_element(By.CSS_SELECTOR, ".timing").text
+            and views[k]
+        )
+    )
+
+
+def test_a_new_collection_from_the_page_answers_only_from_its_own_documents(upload_server, browser, tmp_path):
+    from documents import docx_bytes
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    base, root = upload_server
+    archive = tmp_path / "archive.docx"
+    archive.write_bytes(docx_bytes("Case archive", [("Holdings", ["The Riga archive holds 815 case files."])]))
+    driver, wait = browser, WebDriverWait(browser, ANSWER_SECONDS)
+    driver.get(f"{base}/")
+    wait.until(lambda d: "Ready" in d.find_element(By.ID, "status").text)
+
+    driver.find_element(By.ID, "new-collection").click()
+    prompt = wait.until(lambda d: d.switch_to.alert)
+    prompt.send_keys("archives")
+    prompt.accept()
+    wait.until(lambda d: "collection archives is empty" in d.find_element(By.ID, "status").text)
+    assert (root / "collections" / "archives").is_dir()
+
+    driver.execute_script(DROP_FILES)
+    driver.find_element(By.ID, "__drop_source").send_keys(str(archive))
+    assert driver.execute_script(DISPATCH_DROP) == 1
+    wait.until(lambda d: "Indexed archive.docx" in d.find_element(By.ID, "upload-jobs").text)
+    wait.until(lambda d: "1 documents" in d.find_element(By.ID, "status").text)
+    assert (root / "collections" / "archives" / "archive.docx").exists()
+    assert not (root / "corpus" / "archive.docx").exists()
+
+    question = "How many case files does the Riga archive hold?"
+    view = ask_in_page(driver, wait, question, 0)
+    text = view.find_element(By.CSS_SELECTOR, ".answer-text").text
+    links = [e.get_attribute("href") for e in view.find_elements(By.CSS_SELECTOR, ".sources .citation-link")]
+    print(f"\n[archives] {question} -> {text} | {links}")
+    assert "815" in text and links and all("archive.docx" in h and "collection=archives" in h for h in links)
+    assert "815 case files" in httpx.get(links[0]).text  # the source view opens in the right collection
+    driver.save_screenshot(str(ARTIFACTS / "collection.png"))
+
+    Select(driver.find_element(By.ID, "collection")).select_by_value("")  # back to the default collection
+    assert not driver.find_elements(By.CSS_SELECTOR, ".message.assistant")  # its conversation was cleared
+    view = ask_in_page(driver, wait, question, 0)
+    text = view.find_element(By.CSS_SELECTOR, ".answer-text").text
+    heads = [e.text for e in view.find_elements(By.CSS_SELECTOR, ".sources .citation-head, .closest .citation-head")]
+    print(f"[default] {question} -> {text} | {heads}")
+    assert "815" not in text and not any("archive.docx" in h for h in heads)

@@ -13,7 +13,7 @@ const stopButton = $("stop");
 const conversation = $("conversation");
 const statusLine = $("status");
 
-let history = []; // [{role, content}] of completed turns
+let history = []; // [{role, content}] of completed turns, in the selected collection
 let controller = null; // AbortController of the answer being streamed
 
 // --- API key (only needed when the server runs with QA_API_KEY) -------------------------------------
@@ -40,6 +40,65 @@ $("key-form").addEventListener("submit", (event) => {
   checkHealth();
 });
 
+// --- Collections (each a folder of documents with its own index) ---------------------------------------
+
+const COLLECTION_KEY = "qa_collection";
+const collectionSelect = $("collection");
+let collections = []; // GET /api/collections
+
+function currentCollection() {
+  return collectionSelect.value;
+}
+
+// "?collection=name" (or "&…" after other parameters), empty for the default collection
+function collectionQuery(prefix = "?") {
+  const name = currentCollection();
+  return name ? `${prefix}collection=${encodeURIComponent(name)}` : "";
+}
+
+async function listCollections() {
+  const response = await fetch("/api/collections", { headers: headers() }).catch(() => null);
+  if (!response || !response.ok) return;
+  collections = await response.json();
+  const wanted = currentCollection() || localStorage.getItem(COLLECTION_KEY) || "";
+  collectionSelect.replaceChildren(
+    ...collections.map((c) => {
+      const option = document.createElement("option");
+      option.value = c.name === "default" ? "" : c.name;
+      option.textContent = c.indexed ? `${c.name} (${c.documents})` : `${c.name} (empty)`;
+      return option;
+    }),
+  );
+  collectionSelect.value = collections.some((c) => c.name === wanted) ? wanted : "";
+}
+
+function selectedInfo() {
+  const name = currentCollection() || "default";
+  return collections.find((c) => c.name === name);
+}
+
+collectionSelect.addEventListener("change", () => {
+  localStorage.setItem(COLLECTION_KEY, currentCollection());
+  $("clear").click(); // a conversation belongs to the documents it was about
+  checkHealth();
+  document.dispatchEvent(new Event("collectionchange"));
+});
+
+$("new-collection").addEventListener("click", async () => {
+  const name = (window.prompt("Name of the new collection (lower-case letters, digits, - or _):") || "").trim();
+  if (!name) return;
+  const response = await fetch("/api/collections", { method: "POST", headers: headers(), body: JSON.stringify({ name }) });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    statusLine.textContent = `Could not make the collection: ${body.error || response.status}`;
+    return;
+  }
+  await listCollections();
+  collectionSelect.value = body.name;
+  collectionSelect.dispatchEvent(new Event("change"));
+  $("docs-box").open = true; // the next thing to do is add documents to it
+});
+
 // --- Server status ------------------------------------------------------------------------------------
 
 async function checkHealth() {
@@ -57,7 +116,11 @@ async function checkHealth() {
     statusLine.textContent = "This server needs an API key.";
     $("key-box").open = true;
   } else if (body.ready) {
-    statusLine.textContent = `Ready · ${body.model} · ${body.chunks} passages from ${body.files} documents`;
+    await listCollections();
+    const info = selectedInfo() || { name: "default", chunks: body.chunks, documents: body.files, indexed: true };
+    statusLine.textContent = info.indexed
+      ? `Ready · ${body.model} · ${info.chunks} passages from ${info.documents} documents`
+      : `Ready · ${body.model} · collection ${info.name} is empty: add documents to it`;
   } else if (body.status === "loading") {
     statusLine.textContent = "Loading the model and the index…";
     setTimeout(checkHealth, 1000);
@@ -110,7 +173,11 @@ async function ask(text) {
     const response = await fetch("/api/ask/stream", {
       method: "POST",
       headers: headers(),
-      body: JSON.stringify({ question: text, history: history.slice(-HISTORY_MESSAGES) }),
+      body: JSON.stringify({
+        question: text,
+        history: history.slice(-HISTORY_MESSAGES),
+        collection: currentCollection(),
+      }),
       signal: controller.signal,
     });
     if (!response.ok) {
@@ -316,7 +383,7 @@ function showNotice(view, message, isError = false) {
 
 function sourceUrl(source, start, end) {
   const path = source.split("/").map(encodeURIComponent).join("/");
-  return `/sources/${path}?start=${start}&end=${end}#hl`;
+  return `/sources/${path}?start=${start}&end=${end}${collectionQuery("&")}#hl`;
 }
 
 function clone(templateId) {

@@ -1,5 +1,6 @@
 // The chat page's documents panel: add files (picker or drag-and-drop anywhere on the page), follow their
-// indexing, remove a document. Uses headers() and checkHealth() from app.js, which loads first.
+// indexing, remove a document, all in the selected collection. Uses headers(), checkHealth(),
+// currentCollection() and collectionQuery() from app.js, which loads first.
 // File names and reasons come from the server and go into the page with textContent only.
 "use strict";
 
@@ -63,6 +64,7 @@ function upload(files) {
   const form = new FormData();
   for (const file of files) form.append("files", file, file.name);
   form.append("overwrite", document.getElementById("overwrite").checked ? "true" : "false");
+  form.append("collection", currentCollection());
   const names = [...files].map((f) => f.name).join(", ");
   const line = jobLine(`${names}: uploading…`);
   const request = new XMLHttpRequest();
@@ -97,7 +99,8 @@ function upload(files) {
 async function remove(source) {
   if (!window.confirm(`Remove ${source} from the documents folder and the index?`)) return;
   const line = jobLine(`${source}: removing…`);
-  const response = await fetch(`/api/documents/${encodeURIComponent(source).replace(/%2F/g, "/")}`, {
+  const path = encodeURIComponent(source).replace(/%2F/g, "/");
+  const response = await fetch(`/api/documents/${path}${collectionQuery()}`, {
     method: "DELETE",
     headers: authHeaders(),
   });
@@ -111,7 +114,12 @@ async function remove(source) {
 }
 
 async function listDocuments() {
-  const response = await fetch("/api/documents", { headers: authHeaders() });
+  const response = await fetch(`/api/documents${collectionQuery()}`, { headers: authHeaders() });
+  if (response.status === 409) {
+    docList.replaceChildren(); // a new collection: nothing indexed yet
+    docsBox.querySelector("summary").textContent = "Documents (0)";
+    return;
+  }
   if (!response.ok) return;
   const body = await response.json();
   docList.replaceChildren(
@@ -153,4 +161,5 @@ document.addEventListener("drop", (event) => {
   upload(event.dataTransfer.files);
 });
 docsBox.addEventListener("toggle", () => docsBox.open && listDocuments());
+document.addEventListener("collectionchange", listDocuments);
 listDocuments();

@@ -1,0 +1,115 @@
+"""Collection: several corpora side by side, each a folder of documents with its own index and manifest.
+
+    shelf = Collections(settings)
+    shelf.names()                          # ["default", "reports", "wiki"]
+    shelf.create("wiki", Path("~/wiki"))   # an existing folder, linked in; without a folder: a new empty one
+    shelf.settings_for("wiki").corpus_dir  # data/collections/wiki (-> ~/wiki), index in ~/wiki/.qa-index
+
+"default" is the corpus the settings name (seeds/, or --corpus). Every other collection is a folder, or a
+link to one, in `Settings.collections_root` (data/collections): making a folder there is making a collection,
+and its index lives in the folder, as `qa index --corpus FOLDER` keeps it. Nothing else records them, so the
+CLI, the web app and a second replica see the same collections.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from qa.errors import BadQuestionError, QAError
+from qa.records import Manifest
+from qa.settings import Settings
+from qa.store import read_manifest
+
+DEFAULT = "default"
+NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+INDEX_FOLDER = ".qa-index"
+
+
+class CollectionNotFoundError(QAError):
+    http_status = 404
+
+
+class CollectionExistsError(QAError):
+    http_status = 409
+
+
+@dataclass(frozen=True)
+class Collection:
+    name: str
+    corpus_dir: Path  # the documents (a link's target, resolved)
+    index_dir: Path
+    linked: bool = False  # a folder outside collections_root, linked in
+
+    def manifest(self) -> Manifest | None:
+        """Its index's manifest; None when it has none yet (or an unreadable one: opening it says so)."""
+        try:
+            return read_manifest(self.index_dir)
+        except QAError:
+            return None
+
+
+class Collections:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.root = settings.collections_root
+
+    def names(self) -> list[str]:
+        return [DEFAULT, *sorted(p.name for p in self._folders())]
+
+    def all(self) -> list[Collection]:
+        return [self.get(name) for name in self.names()]
+
+    def get(self, name: str | None) -> Collection:
+        """The collection called `name` (None or "" is the default one), or CollectionNotFoundError."""
+        s = self.settings
+        if not name or name == DEFAULT:
+            return Collection(DEFAULT, Path(s.corpus_dir), Path(s.index_dir))
+        self._refuse_database()
+        folder = self.root / name
+        if not NAME.fullmatch(name) or not folder.is_dir():
+            known = ", ".join(self.names())
+            raise CollectionNotFoundError(
+                f"no collection named {name!r} (collections: {known}) — `qa collection add {name}` makes one"
+            )
+        target = folder.resolve()
+        return Collection(name, target, target / INDEX_FOLDER, linked=folder.is_symlink())
+
+    def settings_for(self, name: str | None) -> Settings:
+        """The settings with this collection's folder and index in place of the default ones."""
+        c = self.get(name)
+        if c.name == DEFAULT:
+            return self.settings
+        return self.settings.model_copy(update={"corpus_dir": c.corpus_dir, "index_dir": c.index_dir})
+
+    def create(self, name: str, folder: Path | None = None) -> Collection:
+        """A new collection: `folder` (an existing folder of documents) linked in, or a new empty folder."""
+        self._refuse_database()
+        if not NAME.fullmatch(name) or name == DEFAULT:
+            raise BadQuestionError(
+                f"a collection name is 1-64 lower-case letters, digits, '-' or '_' (not {DEFAULT!r}): {name!r}"
+            )
+        if (self.root / name).exists() or (self.root / name).is_symlink():
+            raise CollectionExistsError(f"a collection named {name!r} already exists")
+        self.root.mkdir(parents=True, exist_ok=True)
+        if folder is None:
+            (self.root / name).mkdir()
+        else:
+            target = Path(folder).expanduser().resolve()
+            if not target.is_dir():
+                raise CollectionNotFoundError(f"{folder} is not a folder")
+            (self.root / name).symlink_to(target, target_is_directory=True)
+        return self.get(name)
+
+    def _folders(self) -> list[Path]:
+        if self.settings.database_url is not None or not self.root.is_dir():
+            return []
+        return [p for p in self.root.iterdir() if NAME.fullmatch(p.name) and p.is_dir()]
+
+    def _refuse_database(self) -> None:
+        if self.settings.database_url is not None:
+            raise QAError(
+                "collections keep their index in files; with QA_DATABASE_URL there is one collection per "
+                "database — run one `qa serve` per database"
+            )
