@@ -45,7 +45,9 @@ def hostile_index(tmp_path_factory):
     shutil.copytree(ROOT / "seeds", root / "corpus")
     (root / "corpus" / HOSTILE_NAME).write_text(HOSTILE_TEXT, encoding="utf-8")
     build_index(root / "corpus", root / "store", FakeEmbedder())
-    return Settings(corpus_dir=root / "corpus", index_dir=root / "store"), load_store(root / "store")
+    return Settings(
+        corpus_dir=root / "corpus", index_dir=root / "store", collections_dir=root / "collections"
+    ), load_store(root / "store")
 
 
 def make_client(hostile_index, reply: str = "The plant in Oslo paints 40 widgets a day [1].", **app_options):

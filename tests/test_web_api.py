@@ -42,7 +42,9 @@ def web_index(tmp_path_factory) -> tuple[Settings, IndexStore]:
     shutil.copytree(ROOT / "seeds", root / "corpus")
     (root / "corpus" / HOSTILE).write_text(HOSTILE_TEXT, encoding="utf-8")
     build_index(root / "corpus", root / "store", FakeEmbedder())
-    return Settings(corpus_dir=root / "corpus", index_dir=root / "store"), load_store(root / "store")
+    return Settings(
+        corpus_dir=root / "corpus", index_dir=root / "store", collections_dir=root / "collections"
+    ), load_store(root / "store")
 
 
 @pytest.fixture
