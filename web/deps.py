@@ -23,7 +23,7 @@ from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from qa.assistant import Assistant
-from qa.collection import DEFAULT, Collection, Collections
+from qa.collection import DEFAULT, Collections
 from qa.errors import ModelServerError, QAError
 from qa.records import Answer
 
@@ -232,8 +232,10 @@ class Assistants:
                 self._by_name[collection.name] = self.default.sibling(settings, collection.name)
             return self._by_name[collection.name]
 
-    def listing(self) -> list[Collection]:
-        return self.collections.all()
+    def ready(self, queue: GenerationQueue, name: str | None) -> Assistant:
+        """The assistant a question goes to; 503 while loading comes first (siblings share the loaded models)."""
+        queue.check_ready()
+        return self.get(name)
 
 
 # Dependencies ----------------------------------------------------------------------------------------------
@@ -286,8 +288,7 @@ def ready_assistant(
     assistants: Assistants = Depends(get_assistants),
 ) -> Assistant:
     """The assistant of the collection the request names, once the models are loaded."""
-    queue.check_ready()
-    return assistants.get(collection)
+    return assistants.ready(queue, collection)
 
 
 def require_api_key(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> None:

@@ -104,7 +104,7 @@ def health(queue: GenerationQueue = Depends(get_queue)) -> JSONResponse:
 @api.get("/collections", response_model=list[CollectionInfo])
 def collections(assistants: Assistants = Depends(get_assistants)) -> list[CollectionInfo]:
     """The collections (each a folder of documents with its own index), the default one first."""
-    return [CollectionInfo.of(c) for c in assistants.listing()]
+    return [CollectionInfo.of(c) for c in assistants.collections.all()]
 
 
 @api.post(
@@ -124,7 +124,7 @@ async def ask(
 ) -> JSONResponse:
     """Answer one question; follow-ups pass the earlier messages as "history"."""
     question = check_question(body.question)
-    generation = queue.submit(question, body.history_dicts(), _asked(queue, assistants, body.collection))
+    generation = queue.submit(question, body.history_dicts(), assistants.ready(queue, body.collection))
     answer = await generation.answer(request.is_disconnected)
     return JSONResponse(answer.to_dict())
 
@@ -136,14 +136,8 @@ async def ask_stream(
     """Server-sent events: "delta" {"text"} per generated piece, "citations" (the final Answer), then "done";
     "error" {"error"} if the pipeline fails midway. The final Answer's text replaces the streamed draft."""
     question = check_question(body.question)
-    generation = queue.submit(question, body.history_dicts(), _asked(queue, assistants, body.collection))
+    generation = queue.submit(question, body.history_dicts(), assistants.ready(queue, body.collection))
     return event_stream(_answer_events(generation))
-
-
-def _asked(queue: GenerationQueue, assistants: Assistants, collection: str) -> Assistant:
-    """The assistant a question goes to (503 while loading comes first: siblings share the loaded models)."""
-    queue.check_ready()
-    return assistants.get(collection)
 
 
 async def _answer_events(generation: Generation) -> AsyncIterator[bytes]:
@@ -270,7 +264,7 @@ async def chat_completions(
     and "answer" with the verified text and "refused"."""
     question, history = body.question_and_history()
     named = body.model if body.model in assistants.collections.names() else ""  # any other model: the default
-    generation = queue.submit(check_question(question), history, _asked(queue, assistants, named))
+    generation = queue.submit(check_question(question), history, assistants.ready(queue, named))
     model = body.model if named else queue.assistant.catalog().model
     if not body.stream:
         return JSONResponse(chat_completion(await generation.answer(request.is_disconnected), model))
