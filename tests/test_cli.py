@@ -139,3 +139,25 @@ def test_a_failing_delegated_command_is_one_line(monkeypatch, capsys) -> None:
     monkeypatch.setattr(eval.bench, "main", boom)
     assert main(["bench", "--only", "load"]) == 1
     assert capsys.readouterr().err == "error: index is missing — run `qa index`\n"
+
+
+def test_setup_embeds_again_an_index_of_another_embedding_model_where_index_stops(
+    fake_models, monkeypatch, corpus, tmp_path, capsys
+):
+    """An upgrade that changes the embedder (bfloat16 vectors to int8, say): `qa index` says to rebuild and
+    changes nothing; `qa setup`, whose job is a working install, embeds everything again."""
+    index_dir = tmp_path / "store"
+    assert main(["index", "--corpus", str(corpus), "--index", str(index_dir)]) == 0
+
+    class Other(FakeEmbedder):
+        name = "another-embedder"
+
+    monkeypatch.setattr(qa.embed, "OpenVINOEmbedder", lambda *args, **kwargs: Other())
+    monkeypatch.setenv("QA_LLM_URL", "http://127.0.0.1:9/v1")  # nothing to assemble
+    capsys.readouterr()
+    assert main(["index", "--corpus", str(corpus), "--index", str(index_dir)]) == 1
+    assert "run `qa index --rebuild`" in one_error_line(capsys.readouterr().err)
+    assert json.loads((index_dir / "manifest.json").read_text())["embedding_model"] == FakeEmbedder.name
+    assert main(["setup", "--corpus", str(corpus), "--index", str(index_dir)]) == 0
+    assert "embedding everything again" in capsys.readouterr().err
+    assert json.loads((index_dir / "manifest.json").read_text())["embedding_model"] == "another-embedder"

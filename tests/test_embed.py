@@ -59,40 +59,79 @@ def test_the_caching_embedder_embeds_each_text_once_and_returns_the_same_vectors
 
 
 @pytest.fixture(scope="module")
-def openvino_embedder(tmp_path_factory):
+def openvino_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("embeddings")
+
+
+@pytest.fixture(scope="module")
+def openvino_embedder(openvino_cache):
+    """The default: int8, quantized here from the model converted here."""
     from qa.embed import OpenVINOEmbedder
 
-    return OpenVINOEmbedder(None, tmp_path_factory.mktemp("embeddings"))
+    return OpenVINOEmbedder(None, openvino_cache)
 
 
-def test_openvino_gives_the_vectors_of_sentence_transformers_in_the_callers_order(openvino_embedder) -> None:
-    from qa.embed import SentenceTransformerEmbedder
+TEXTS = [
+    "What percentage of sex trafficking victims are advertised online?",
+    "a",
+    "The OSCE Special Representative presented the report in Vienna. " * 40,  # over the 256-token window
+    "Shelters opened in 2024.",
+]
 
-    texts = [
-        "What percentage of sex trafficking victims are advertised online?",
-        "a",
-        "The OSCE Special Representative presented the report in Vienna. " * 40,  # over the 256-token window
-        "Shelters opened in 2024.",
-    ]
-    reference = SentenceTransformerEmbedder(precision="float32").embed(texts)
-    vectors = openvino_embedder.embed(texts)
+
+@pytest.mark.parametrize("precision, floor", [("bfloat16", 0.999), ("int8", 0.98)])
+def test_openvino_gives_the_vectors_of_sentence_transformers_in_the_callers_order(
+    openvino_embedder, openvino_cache, precision, floor
+) -> None:
+    """int8 is near, not equal: its floor sits under the 0.981 measured on 1,024 chunks of a corpus its
+    calibration never saw (qa/embed.py)."""
+    from qa.embed import OpenVINOEmbedder, SentenceTransformerEmbedder
+
+    embedder = openvino_embedder if precision == "int8" else OpenVINOEmbedder(None, openvino_cache, precision=precision)
+    reference = SentenceTransformerEmbedder(precision="float32").embed(TEXTS)
+    vectors = embedder.embed(TEXTS)
     assert vectors.shape == (4, 384) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
-    assert (vectors * reference).sum(axis=1).min() > 0.999
-    assert np.allclose(openvino_embedder.embed(texts[::-1])[::-1], vectors, atol=1e-5)  # batching keeps order
-    assert openvino_embedder.embed([]).shape == (0, 384)
+    assert (vectors * reference).sum(axis=1).min() > floor
+    assert np.allclose(embedder.embed(TEXTS[::-1])[::-1], vectors, atol=1e-5)  # batching keeps order
+    many = TEXTS * 20  # several batches in flight on the two requests at once
+    assert np.allclose(embedder.embed(many), np.tile(vectors, (20, 1)), atol=1e-5)
+    assert embedder.embed([]).shape == (0, 384)
 
 
-def test_openvino_reuses_its_converted_model(openvino_embedder, tmp_path_factory) -> None:
+def test_int8_vectors_are_named_apart_so_an_index_never_mixes_them(openvino_embedder, openvino_cache) -> None:
+    from qa.embed import OpenVINOEmbedder
+
+    assert openvino_embedder.precision == "int8" and openvino_embedder.name == "all-MiniLM-L6-v2-int8"
+    assert OpenVINOEmbedder(None, openvino_cache, precision="float32").name == "all-MiniLM-L6-v2"
+
+
+def test_int8_needs_openvino() -> None:
+    from qa.embed import SentenceTransformerEmbedder
+    from qa.errors import QAError
+
+    with pytest.raises(QAError, match="int8 needs the OpenVINO backend"):
+        SentenceTransformerEmbedder(precision="int8")
+
+
+def test_openvino_reuses_its_converted_and_quantized_models(openvino_embedder, openvino_cache) -> None:
     import time
 
     from qa.embed import OpenVINOEmbedder
 
-    cache = next(p for p in tmp_path_factory.getbasetemp().glob("embeddings*"))
     started = time.perf_counter()
-    again = OpenVINOEmbedder(None, cache)
-    assert time.perf_counter() - started < 5 and len(list(cache.glob("*/*/model.xml"))) == 1
+    again = OpenVINOEmbedder(None, openvino_cache)
+    assert time.perf_counter() - started < 5
+    assert len(list(openvino_cache.glob("*/*/model.xml"))) == 2  # float32, and int8 made from it
     assert np.allclose(again.embed(["Shelters opened."]), openvino_embedder.embed(["Shelters opened."]))
+
+
+def test_openvino_and_nncf_send_no_telemetry(openvino_embedder) -> None:
+    """They would ask Google Analytics unless a consent file says no; after our embedder loads, they do not."""
+    from openvino_telemetry import Telemetry
+
+    telemetry = Telemetry(app_name="nncf", app_version="0", tid="G-TEST", backend="ga4", enable_opt_in_dialog=False)
+    assert telemetry.consent is False
 
 
 def test_a_model_openvino_is_not_set_up_for_falls_back_to_pytorch(tmp_path) -> None:
