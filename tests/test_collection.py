@@ -156,6 +156,8 @@ def test_a_collection_made_on_the_page_is_filled_by_upload_and_answers_alone(she
         assert client.get("/api/sources/shelters.docx").status_code == 404
         page = client.get("/sources/shelters.docx", params={"collection": "shelters"})
         assert page.status_code == 200 and "47 survivors" in page.text
+        listing = client.get("/documents", params={"collection": "shelters"}).text
+        assert "in shelters" in listing and 'href="/sources/shelters.docx?collection=shelters"' in listing
 
         gone = client.delete("/api/documents/shelters.docx", params={"collection": "shelters", "wait": "true"})
         assert gone.json()["state"] == "failed" and "no readable documents" in gone.json()["error"]  # the last one

@@ -27,6 +27,7 @@ from fastapi.sse import EventSourceResponse
 from fastapi.templating import Jinja2Templates
 
 from qa.assistant import Assistant
+from qa.collection import DEFAULT
 from qa.errors import BadQuestionError, QAError
 from qa.questions import check_question
 from qa.records import Answer, SourceDoc
@@ -305,9 +306,9 @@ def index_page(request: Request) -> HTMLResponse:
 
 @pages.get("/documents", response_class=HTMLResponse, dependencies=[Depends(require_api_key_or_cookie)])
 def documents_page(request: Request, assistant: Assistant = Depends(ready_assistant)) -> HTMLResponse:
-    return templates.TemplateResponse(
-        request, "documents.html", {"corpus": DocumentList.from_catalog(assistant.catalog())}
-    )
+    collection = "" if assistant.collection == DEFAULT else assistant.collection
+    context = {"corpus": DocumentList.from_catalog(assistant.catalog()), "collection": collection}
+    return templates.TemplateResponse(request, "documents.html", context)
 
 
 @pages.get("/sources/{source:path}", response_class=HTMLResponse, dependencies=[Depends(require_api_key_or_cookie)])

@@ -70,6 +70,13 @@ async function listCollections() {
     }),
   );
   collectionSelect.value = collections.some((c) => c.name === wanted) ? wanted : "";
+  linkDocuments();
+}
+
+// The header's Documents link lists the selected collection's documents.
+function linkDocuments() {
+  const link = document.querySelector('.site-nav a[href^="/documents"]');
+  if (link) link.href = `/documents${collectionQuery()}`;
 }
 
 function selectedInfo() {
@@ -79,6 +86,7 @@ function selectedInfo() {
 
 collectionSelect.addEventListener("change", () => {
   localStorage.setItem(COLLECTION_KEY, currentCollection());
+  linkDocuments();
   $("clear").click(); // a conversation belongs to the documents it was about
   checkHealth();
   document.dispatchEvent(new Event("collectionchange"));
