@@ -84,6 +84,8 @@ class PostgresWriter:
             "CREATE TABLE IF NOT EXISTS qa_manifest (id int PRIMARY KEY CHECK (id = 1), body jsonb NOT NULL)",
             "CREATE TABLE IF NOT EXISTS qa_documents (source text PRIMARY KEY, title text NOT NULL, "
             "text text NOT NULL, metadata jsonb NOT NULL, file_hash text NOT NULL)",
+            # where its pages or slides begin, [[offset, "page 2"], ...] (databases made before have none yet)
+            "ALTER TABLE qa_documents ADD COLUMN IF NOT EXISTS locations jsonb NOT NULL DEFAULT '[]'",
             f"CREATE TABLE IF NOT EXISTS qa_chunks (seq bigserial PRIMARY KEY, chunk_id text UNIQUE NOT NULL, "
             "source text NOT NULL REFERENCES qa_documents ON DELETE CASCADE, title text NOT NULL, "
             "text text NOT NULL, start_at int NOT NULL, end_at int NOT NULL, metadata jsonb NOT NULL, "
@@ -150,11 +152,12 @@ class PostgresWriter:
         self._conn.execute("DELETE FROM qa_documents WHERE source = ANY(%s)", (stale,))
         last_kept = self._conn.execute("SELECT coalesce(max(seq), 0) FROM qa_chunks").fetchone()[0]
         with self._conn.cursor().copy(
-            "COPY qa_documents (source, title, text, metadata, file_hash) FROM STDIN"
+            "COPY qa_documents (source, title, text, metadata, file_hash, locations) FROM STDIN"
         ) as copy:
             for d in docs:
                 if d.source in fresh:
-                    copy.write_row((d.source, d.title, d.text, json.dumps(d.metadata.to_dict()), d.file_hash))
+                    metadata, locations = json.dumps(d.metadata.to_dict()), json.dumps(d.locations)
+                    copy.write_row((d.source, d.title, d.text, metadata, d.file_hash, locations))
         rows = [(c, v) for c, v in zip(chunks, vectors) if c.source in fresh]
         insert_chunks(self._conn, rows, progress)
         n_chunks = self._conn.execute("SELECT count(*) FROM qa_chunks").fetchone()[0]
@@ -194,11 +197,16 @@ class PostgresWriter:
     def _stored_signatures(self) -> dict[str, str]:
         """Each stored document's signature, as `_signature` makes it from a new one."""
         rows = self._conn.execute(
-            "SELECT d.source, d.file_hash, md5(d.text), d.title, d.metadata::text, "
+            "SELECT d.source, d.file_hash, md5(d.text), d.title, d.metadata::text, d.locations::text, "
             "coalesce(string_agg(c.chunk_id || ' ' || c.hash || ' ' || c.start_at || ' ' || c.end_at, ',' "
             "ORDER BY c.seq), '') FROM qa_documents d LEFT JOIN qa_chunks c ON c.source = d.source GROUP BY d.source"
         ).fetchall()
-        return {r[0]: _joined(r[1], r[2], r[3], json.dumps(json.loads(r[4]), sort_keys=True), r[5]) for r in rows}
+        return {
+            r[0]: _joined(
+                r[1], r[2], r[3], json.dumps(json.loads(r[4]), sort_keys=True), json.dumps(json.loads(r[5])), r[6]
+            )
+            for r in rows
+        }
 
     def index_vectors(self, n_chunks: int) -> str:
         """HNSW above the exact-search threshold (built after the rows are in, as pgvector advises)."""
@@ -226,10 +234,11 @@ ORDER BY 1, 5 DESC, 2
 
 
 def _signature(doc: SourceDoc, own_chunks: list[Chunk]) -> str:
-    """What decides a document's rows: its file, cleaned text, title, metadata and chunks."""
+    """What decides a document's rows: its file, cleaned text, title, metadata, locations and chunks."""
     own = ",".join(f"{c.chunk_id} {c.hash} {c.start} {c.end}" for c in own_chunks)
     text_md5 = hashlib.md5(doc.text.encode("utf-8")).hexdigest()  # noqa: S324 - a fingerprint, as Postgres md5()
-    return _joined(doc.file_hash, text_md5, doc.title, json.dumps(doc.metadata.to_dict(), sort_keys=True), own)
+    metadata = json.dumps(doc.metadata.to_dict(), sort_keys=True)
+    return _joined(doc.file_hash, text_md5, doc.title, metadata, json.dumps(doc.locations), own)
 
 
 def _joined(*parts: str) -> str:

@@ -14,7 +14,7 @@ once more by NNCF (static post-training quantization, transformer preset), calib
 qa/embed_calibration.jsonl, so every machine makes the same model and the vectors do not depend on the
 corpus. Two inference requests run at once, one per core. Measured here on 1,024 chunks of Python's HTML
 manual (a corpus the calibration never saw): 117 chunks/s against 68 for OpenVINO bfloat16 on one request
-and 81 on two, cosine to PyTorch's float32 vectors ≥ 0.992 (mean 0.998); dynamic int8 in ONNX Runtime gave
+and 81 on two, cosine to PyTorch's float32 vectors ≥ 0.981 (mean 0.997); dynamic int8 in ONNX Runtime gave
 0.86–0.94 and was rejected. An int8 model's name ends in "-int8", so an index embedded otherwise is rebuilt,
 not mixed. OpenVINO's and NNCF's usage telemetry is turned off before either is used.
 """

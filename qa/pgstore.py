@@ -242,11 +242,13 @@ class _Documents(Mapping):
     def __getitem__(self, source: str) -> SourceDoc:
         with self._store._cursor() as cur:
             row = cur.execute(
-                "SELECT source, text, title, metadata, file_hash FROM qa_documents WHERE source = %s", (source,)
+                "SELECT source, text, title, metadata, file_hash, locations FROM qa_documents WHERE source = %s",
+                (source,),
             ).fetchone()
         if row is None:
             raise KeyError(source)
-        return SourceDoc(row[0], row[1], row[2], Metadata.from_dict(row[3] or {}), row[4])
+        locations = tuple((int(offset), str(label)) for offset, label in row[5] or ())
+        return SourceDoc(row[0], row[1], row[2], Metadata.from_dict(row[3] or {}), row[4], locations)
 
     def __iter__(self) -> Iterator[str]:
         with self._store._cursor() as cur:

@@ -447,3 +447,33 @@ def _new_database(server) -> str:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
     return url.replace("/postgres?", f"/{name}?")
+
+
+def test_pages_and_slides_are_kept_for_the_source_view_as_in_the_file_store(database, seed_corpus, tmp_path):
+    """Where each slide begins is stored with the document, so /sources in Postgres has its separators too;
+    a database made before the column existed gets it on the next build."""
+    from documents import pptx_bytes
+
+    from qa.store import load_store
+
+    (seed_corpus / "deck.pptx").write_bytes(
+        pptx_bytes([("Intake", ["Hotlines answer around the clock."]), ("Shelters", ["Twelve shelters opened."])])
+    )
+    with psycopg.connect(database, autocommit=True) as conn:  # the table as an older version made it
+        conn.execute(
+            "CREATE TABLE qa_documents (source text PRIMARY KEY, title text NOT NULL, text text NOT NULL, "
+            "metadata jsonb NOT NULL, file_hash text NOT NULL)"
+        )
+    build_index(seed_corpus, target(database), FakeEmbedder(), ChunkerSettings())
+    build_index(seed_corpus, tmp_path / "store", FakeEmbedder(), ChunkerSettings())
+    files = load_store(tmp_path / "store")
+    store = PostgresStore.connect(database, FINGERPRINT)
+    try:
+        deck = store.docs["deck.pptx"]
+        assert [label for _, label in deck.locations] == ["slide 1", "slide 2"]
+        assert deck.locations == files.docs["deck.pptx"].locations
+        assert store.docs[sorted(p.name for p in seed_corpus.glob("*.txt"))[0]].locations == ()
+    finally:
+        store.close()
+    again = FakeEmbedder()  # the locations are part of what decides a document's rows: nothing changed
+    assert build_index(seed_corpus, target(database), again, ChunkerSettings()).unchanged and again.embedded == 0

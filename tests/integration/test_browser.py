@@ -514,10 +514,14 @@ def test_a_new_collection_from_the_page_answers_only_from_its_own_documents(uplo
     print(f"\n[archives] {question} -> {text} | {links}")
     assert "815" in text and links and all("archive.docx" in h and "collection=archives" in h for h in links)
     assert "815 case files" in httpx.get(links[0]).text  # the source view opens in the right collection
+    documents = driver.find_element(By.CSS_SELECTOR, '.site-nav a[href^="/documents"]').get_attribute("href")
+    assert documents.endswith("/documents?collection=archives")  # the header's Documents link follows it too
     driver.save_screenshot(str(ARTIFACTS / "collection.png"))
 
     Select(driver.find_element(By.ID, "collection")).select_by_value("")  # back to the default collection
     assert not driver.find_elements(By.CSS_SELECTOR, ".message.assistant")  # its conversation was cleared
+    documents = driver.find_element(By.CSS_SELECTOR, '.site-nav a[href^="/documents"]').get_attribute("href")
+    assert documents.endswith("/documents")
     view = ask_in_page(driver, wait, question, 0)
     text = view.find_element(By.CSS_SELECTOR, ".answer-text").text
     heads = [e.text for e in view.find_elements(By.CSS_SELECTOR, ".sources .citation-head, .closest .citation-head")]
