@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from qa.errors import IndexCorruptError
-from qa.pgstore import CONNECT_TIMEOUT, lexeme, register_types, unavailable_as_error, vector_param
+from qa.pgstore import CONNECT_TIMEOUT, lexeme, register_types, unavailable_as_error, url_schema, vector_param
 from qa.records import Chunk, Manifest, SourceDoc
 from qa.tokens import terms
 
@@ -64,7 +64,12 @@ class PostgresWriter:
         with unavailable_as_error(self.url):
             self._conn = psycopg.connect(self.url, connect_timeout=CONNECT_TIMEOUT)
         self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (BUILD_LOCK,))  # waits for a running build
-        self._conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        schema = url_schema(self.url)  # a collection's index: its own schema, made by its first build
+        if schema:
+            from psycopg import sql
+
+            self._conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        self._conn.execute("CREATE EXTENSION IF NOT EXISTS vector" + (" SCHEMA public" if schema else ""))
 
         register_types(self._conn)
         self._create_tables()

@@ -109,6 +109,11 @@ class Assistant:
                 self._store = self._open_store(embedder)
             return self._store
 
+    @property
+    def index_open(self) -> bool:
+        """Whether its index has been opened (it answers from it until a rebuild swaps in another)."""
+        return self._store is not None
+
     def _open_store(self, embedder: Embedder) -> Store:
         s = self.settings
         expected = settings_fingerprint(embedder.name, embedder.dim, s.chunker)

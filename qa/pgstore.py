@@ -48,7 +48,55 @@ def describe(url: str) -> str:
         return "the QA_DATABASE_URL database (unparsable URL)"
     user, host, port, db = (parts.get(k, "") for k in ("user", "host", "port", "dbname"))
     where = f"{host}:{port}" if port else host
-    return f"postgresql://{user + '@' if user else ''}{where}/{db}"
+    schema = url_schema(url)
+    return f"postgresql://{user + '@' if user else ''}{where}/{db}" + (f" (schema {schema})" if schema else "")
+
+
+SEARCH_PATH = "-csearch_path="
+
+
+def with_schema(url: str, schema: str) -> str:
+    """The URL with `schema` first on the search path of its connections, so every table qa reads and writes
+    is that schema's (a collection's index, qa/collection.py); pgvector's types stay found in public."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "options" or SEARCH_PATH not in v]
+    options = " ".join(v for k, v in parse_qsl(parts.query) if k == "options" and SEARCH_PATH not in v)
+    query.append(("options", f'{options} {SEARCH_PATH}"{schema}",public'.strip()))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def url_schema(url: str) -> str | None:
+    """The schema `with_schema` put first on the URL's search path, or None."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    for key, value in parse_qsl(urlsplit(url).query):
+        if key == "options" and SEARCH_PATH in value:
+            return value.split(SEARCH_PATH, 1)[1].split(",", 1)[0].strip('"')
+    return None
+
+
+def schemas_like(url: str, prefix: str) -> list[str]:
+    """The database's schemas whose names start with `prefix` (collections made on any replica)."""
+    import psycopg
+
+    with unavailable_as_error(url), psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT) as conn:
+        rows = conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE starts_with(nspname, %s) ORDER BY 1", (prefix,)
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def stored_manifest(url: str) -> Manifest | None:
+    """The manifest of the index at `url`; None when none was built there yet."""
+    store = PostgresStore(url)
+    try:
+        return store.manifest
+    except IndexNotBuiltError:
+        return None
+    finally:
+        store.close()
 
 
 @contextmanager
@@ -116,6 +164,9 @@ class PostgresStore:
         not_built = IndexNotBuiltError(f"the database {describe(self.url)}")
         try:
             with self._cursor() as cur:
+                # a collection's schema not made yet: the search path would fall through to public's tables
+                if (schema := url_schema(self.url)) and cur.execute("SELECT current_schema()").fetchone()[0] != schema:
+                    raise not_built
                 row = cur.execute("SELECT body FROM qa_manifest WHERE id = 1").fetchone()
         except psycopg.errors.UndefinedTable:
             raise not_built from None

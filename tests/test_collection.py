@@ -15,7 +15,7 @@ from index.build import build_index
 from qa.assistant import Assistant
 from qa.cli import main
 from qa.collection import CollectionExistsError, CollectionNotFoundError, Collections
-from qa.errors import BadQuestionError, QAError
+from qa.errors import BadQuestionError
 from qa.settings import ROOT, Settings
 from web.app import create_app
 
@@ -80,14 +80,6 @@ def test_unknown_and_duplicate_collections_are_errors_that_name_the_known_ones(s
         shelf.create("gone", tmp_path / "missing")
     (shelf.root / "stray.txt").write_text("not a collection")
     assert shelf.names() == ["default", "reports"]
-
-
-def test_with_a_database_there_are_no_other_collections(shelf):
-    settings = shelf.settings.model_copy(update={"database_url": "postgresql://localhost/qa"})
-    db_shelf = Collections(settings)
-    assert db_shelf.names() == ["default"]
-    with pytest.raises(QAError, match="one collection per database"):
-        db_shelf.create("reports")
 
 
 # --- the CLI --------------------------------------------------------------------------------------------------

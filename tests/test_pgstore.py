@@ -477,3 +477,48 @@ def test_pages_and_slides_are_kept_for_the_source_view_as_in_the_file_store(data
         store.close()
     again = FakeEmbedder()  # the locations are part of what decides a document's rows: nothing changed
     assert build_index(seed_corpus, target(database), again, ChunkerSettings()).unchanged and again.embedded == 0
+
+
+def test_collections_in_postgres_are_schemas_of_the_one_database(database, seed_corpus, tmp_path, monkeypatch):
+    """The default collection stays in public; `reports` is indexed into schema qa_c_reports by the same
+    `qa index --collection`; each answers from its own documents only, and a replica on another machine
+    (no folder of it there) still lists and serves it."""
+    from qa.cli import main
+    from qa.collection import Collections
+    from qa.pgstore import url_schema
+
+    monkeypatch.setattr("qa.embed.embedder_for", lambda settings: FakeEmbedder())
+    settings = Settings(corpus_dir=seed_corpus, collections_dir=tmp_path / "collections", database_url=database)
+    build_index(seed_corpus, target(database), FakeEmbedder(), ChunkerSettings())
+    shelf = Collections(settings)
+    made = shelf.create("reports")
+    (made.corpus_dir / "hotline.md").write_text("# Hotline\n\nThe Lisbon hotline received 3200 calls in 2024.\n")
+    assert made.manifest() is None and url_schema(made.database_url) == "qa_c_reports"
+    for key, value in (("QA_DATABASE_URL", database), ("QA_COLLECTIONS_DIR", str(tmp_path / "collections"))):
+        monkeypatch.setenv(key, value)
+    assert main(["index", "--collection", "reports"]) == 0
+    assert shelf.get("reports").manifest().n_chunks == 1
+
+    reports = PostgresStore.connect(shelf.get("reports").database_url, FINGERPRINT)
+    default = PostgresStore.connect(database, FINGERPRINT)
+    try:
+        assert list(reports.docs) == ["hotline.md"]
+        assert "hotline.md" not in default.docs and len(default.docs) == len(list(seed_corpus.iterdir()))
+    finally:
+        reports.close()
+        default.close()
+
+    elsewhere = Collections(settings.model_copy(update={"collections_dir": tmp_path / "other-machine"}))
+    assert elsewhere.names() == ["default", "reports"]
+    assert elsewhere.get("reports").manifest().n_chunks == 1
+    assistant = Assistant(
+        elsewhere.settings_for("reports"),
+        embedder=FakeEmbedder(),
+        generator=FakeGenerator("The hotline received 3200 calls [1]."),
+        support_model=SUPPORT_MODEL,
+        collection="reports",
+    )
+    answer = assistant.ask("How many calls did the Lisbon hotline receive?")
+    assert {p.source for p in answer.passages} == {"hotline.md"}
+    with pytest.raises(Exception, match="already exists"):
+        elsewhere.create("reports")

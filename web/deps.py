@@ -221,7 +221,10 @@ class Assistants:
         """The assistant of collection `name` ("" or None: the default); with `indexed`, CollectionEmptyError
         while it has no index yet (uploads into a new collection ask with indexed=False)."""
         collection = self.collections.get(name)  # CollectionNotFoundError: 404
-        if indexed and collection.name != DEFAULT and collection.manifest() is None:
+        with self._lock:
+            known = self._by_name.get(collection.name)
+        opened = known is not None and known.index_open  # then its manifest need not be read again
+        if indexed and collection.name != DEFAULT and not opened and collection.manifest() is None:
             raise CollectionEmptyError(
                 f"collection {collection.name!r} has no indexed documents yet — add some on the page, with "
                 f"POST /api/documents (collection={collection.name}) or `qa index --collection {collection.name}`"
