@@ -23,3 +23,20 @@ class FolderIndexing:
         target = index_target(settings, embedder.dim)
         report = build_index(settings.corpus_dir, target, embedder, settings.chunker, progress=progress)
         return BuildOutcome(report.summary(), [(s.source, s.reason) for s in report.skipped])
+
+    def remove(self, settings, embedder) -> None:
+        import os
+        import shutil
+        import uuid
+
+        if settings.database_url is not None:
+            from index.pgwrite import PostgresWriter
+
+            with PostgresWriter(settings.database_url.get_secret_value(), embedder.dim) as writer:
+                writer.clear_all()
+            return
+        index_dir = settings.index_dir
+        if index_dir.exists():
+            gone = index_dir.with_name(f".{index_dir.name}.removed-{uuid.uuid4().hex[:8]}")
+            os.rename(index_dir, gone)  # at once: a reader sees the whole index or none
+            shutil.rmtree(gone, ignore_errors=True)

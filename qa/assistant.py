@@ -137,6 +137,14 @@ class Assistant:
         if retired is not None and hasattr(retired, "close"):  # retired one swap ago: nothing uses it now
             retired.close()
 
+    def close_index(self) -> None:
+        """Forget the index (it was removed): the next question opens it again, and finds none."""
+        with self._lock:
+            retired, self._retired = self._retired, self._store
+            self._store, self._retriever = None, None
+        if retired is not None and hasattr(retired, "close"):
+            retired.close()
+
     def sibling(self, settings: Settings, collection: str) -> Assistant:
         """An assistant over another collection (`settings` name its folder and index) that shares this one's
         models: one chat model and one embedder in memory, however many collections are served."""

@@ -3,6 +3,7 @@
     indexing = corpus_indexing()            # index/'s implementation, found through the `qa.indexing` entry point
     text = indexing.read(data, ".docx")     # the file's text, or UnreadableError with the reason
     outcome = indexing.build(settings, embedder, progress)   # an incremental build of settings.corpus_dir
+    indexing.remove(settings, embedder)     # no index at all (a collection whose last document went)
 
 The packages import `qa` and not each other (../shared/STYLE.md); this protocol is the seam, as `qa.commands`
 is for subcommands.
@@ -40,6 +41,11 @@ class Indexing(Protocol):
     def build(self, settings, embedder, progress: Callable[[int, int], None] | None = None) -> BuildOutcome:
         """An incremental build of settings.corpus_dir into its index (files or database); QAError on failure,
         the old index unchanged."""
+        ...
+
+    def remove(self, settings, embedder) -> None:
+        """Remove settings' index whole (its folder, or every row of its database schema): afterwards it reads
+        as never built."""
         ...
 
 

@@ -522,3 +522,8 @@ def test_collections_in_postgres_are_schemas_of_the_one_database(database, seed_
     assert {p.source for p in answer.passages} == {"hotline.md"}
     with pytest.raises(Exception, match="already exists"):
         elsewhere.create("reports")
+
+    from index.service import FolderIndexing  # its last document deleted: the collection reads as never built
+
+    FolderIndexing().remove(elsewhere.settings_for("reports"), FakeEmbedder())
+    assert elsewhere.get("reports").manifest() is None and shelf.get("").manifest().n_chunks == 41

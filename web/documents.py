@@ -31,8 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from qa.assistant import Assistant
+from qa.collection import DEFAULT
+from qa.corpus import BuildOutcome, corpus_indexing
 from qa.corpus import UnreadableError as Unreadable
-from qa.corpus import corpus_indexing
 from qa.embed import Embedder
 from qa.errors import QAError
 from qa.settings import Settings
@@ -177,7 +178,11 @@ class Indexer:
         trash = path.with_name(f".qa-deleted-{job.id}-{path.name}")
         path.rename(trash)  # a hidden name: the loader skips it, and it can come back if the build fails
         job.files = [source]
-        self._executor.submit(self._run, job, target, lambda: trash.rename(path), [trash])
+        # A collection may become empty again (its index goes); the default corpus may not.
+        last = target.collection != DEFAULT and not any(
+            not p.name.startswith(".") for p in Path(target.settings.corpus_dir).iterdir()
+        )
+        self._executor.submit(self._run, job, target, lambda: trash.rename(path), [trash], last)
         return job
 
     # --- checks and files ---------------------------------------------------------------------------------
@@ -235,7 +240,7 @@ class Indexer:
 
     # --- the build ------------------------------------------------------------------------------------------
 
-    def _run(self, job: IndexJob, target: Assistant, undo, kept_aside: list[Path]) -> None:
+    def _run(self, job: IndexJob, target: Assistant, undo, kept_aside: list[Path], empties: bool = False) -> None:
         from qa.embed import embedder_for
 
         started = time.perf_counter()
@@ -247,9 +252,14 @@ class Indexer:
         try:
             if self._embedder is None:
                 self._embedder = embedder_for(self.settings)
-            report = INDEXING.build(target.settings, self._embedder, progress)
-            job.phase = "opening the new index"
-            target.use_index()
+            if empties:
+                INDEXING.remove(target.settings, self._embedder)
+                target.close_index()
+                report = BuildOutcome(f"collection {target.collection} is empty: its index was removed")
+            else:
+                report = INDEXING.build(target.settings, self._embedder, progress)
+                job.phase = "opening the new index"
+                target.use_index()
         except (QAError, OSError) as e:
             job.state, job.phase, job.error = "failed", "failed", f"{e} — the index was not changed"
             log.warning("indexing failed (%s %s): %s", job.action, ", ".join(job.files), e)
@@ -265,7 +275,7 @@ class Indexer:
         else:
             for path in kept_aside:
                 path.unlink(missing_ok=True)
-            counts = {d.source: d.chunks for d in target.catalog().documents}
+            counts = {} if empties else {d.source: d.chunks for d in target.catalog().documents}
             job.indexed = {name: counts[name] for name in job.files if name in counts}
             job.skipped = [Refused(source, reason) for source, reason in report.skipped if source in job.files]
             job.state, job.phase, job.summary = "done", "done", report.summary
