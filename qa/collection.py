@@ -33,6 +33,7 @@ DEFAULT = "default"
 NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 INDEX_FOLDER = ".qa-index"
 SCHEMA_PREFIX = "qa_c_"
+PG_NAME_MAX = 63  # PostgreSQL cuts longer identifiers short
 
 
 class CollectionNotFoundError(QAError):
@@ -126,6 +127,11 @@ class Collections:
         if not NAME.fullmatch(name) or name == DEFAULT:
             raise BadQuestionError(
                 f"a collection name is 1-64 lower-case letters, digits, '-' or '_' (not {DEFAULT!r}): {name!r}"
+            )
+        if self.database_url and len(SCHEMA_PREFIX + name) > PG_NAME_MAX:
+            raise BadQuestionError(
+                f"with QA_DATABASE_URL a collection name has at most {PG_NAME_MAX - len(SCHEMA_PREFIX)} characters "
+                f"(its schema is {SCHEMA_PREFIX}NAME): {name!r}"
             )
         if (self.root / name).exists() or (self.root / name).is_symlink() or name in self.names():
             raise CollectionExistsError(f"a collection named {name!r} already exists")

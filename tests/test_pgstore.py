@@ -522,6 +522,8 @@ def test_collections_in_postgres_are_schemas_of_the_one_database(database, seed_
     assert {p.source for p in answer.passages} == {"hotline.md"}
     with pytest.raises(Exception, match="already exists"):
         elsewhere.create("reports")
+    with pytest.raises(Exception, match="at most 58 characters"):
+        elsewhere.create("x" * 59)
 
     from index.service import FolderIndexing  # its last document deleted: the collection reads as never built
 
