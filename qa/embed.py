@@ -114,7 +114,11 @@ class OpenVINOEmbedder:
             raise UnsupportedBackendError(f"{folder}: modules {modules}, not transformer + mean pooling + normalize")
         self.dim = int(pooling["word_embedding_dimension"])
         self.batch_size = batch_size
-        self.precision = "int8" if precision == "auto" else precision
+        if precision == "auto":  # int8 needs NNCF to quantize (a pinned dependency; without it, bfloat16)
+            from importlib.util import find_spec
+
+            precision = "int8" if find_spec("nncf") else ("bfloat16" if cpu_has_bf16() else "float32")
+        self.precision = precision
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self._tokenizer.enable_truncation(max_length)
         self._tokenizer.no_padding()
