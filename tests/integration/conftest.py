@@ -1,4 +1,5 @@
-"""Session-scoped real models: the default chat model and all-MiniLM-L6-v2 over an index of seeds/."""
+"""Session-scoped real models: the default chat model and the default embedder (as `qa` picks it: OpenVINO int8
+where it runs) over an index of seeds/."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pytest
 
 from index.build import build_index
 from qa.assistant import Assistant
-from qa.embed import SentenceTransformerEmbedder
+from qa.embed import embedder_for
 from qa.settings import ROOT, Settings
 
 
@@ -14,7 +15,7 @@ from qa.settings import ROOT, Settings
 def real_assistant(tmp_path_factory) -> Assistant:
     index_dir = tmp_path_factory.mktemp("index") / "store"
     settings = Settings(corpus_dir=ROOT / "seeds", index_dir=index_dir)
-    embedder = SentenceTransformerEmbedder()
+    embedder = embedder_for(settings)
     build_index(settings.corpus_dir, settings.index_dir, embedder)
     assistant = Assistant(settings, embedder=embedder)
     assistant.load()

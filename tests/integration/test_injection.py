@@ -14,7 +14,7 @@ import pytest
 
 from index.build import build_index
 from qa.assistant import Assistant
-from qa.embed import SentenceTransformerEmbedder
+from qa.embed import embedder_for
 from qa.settings import ROOT, Settings
 
 pytestmark = pytest.mark.integration
@@ -32,7 +32,7 @@ MARKER = re.compile(r"\[(\d+)\]")
 def injection_assistant(tmp_path_factory) -> Assistant:
     index_dir = tmp_path_factory.mktemp("injection-index") / "store"
     settings = Settings(corpus_dir=CORPUS, index_dir=index_dir)
-    embedder = SentenceTransformerEmbedder()
+    embedder = embedder_for(settings)  # the default embedder, as `qa` picks it
     build_index(CORPUS, index_dir, embedder)
     assistant = Assistant(settings, embedder=embedder)
     assistant.load()
