@@ -120,11 +120,6 @@ class PostgresWriter:
         ).fetchall()
         return {h: np.asarray(v.to_numpy() if hasattr(v, "to_numpy") else v, dtype=np.float32) for h, v in rows}
 
-    def clear_all(self) -> None:
-        """Every row goes, the manifest with them (committed on leaving): the index reads as never built."""
-        for table in TABLES:
-            self._conn.execute(f"DELETE FROM {table}")
-
     def clear(self) -> None:
         """A rebuild: every row goes, inside this transaction, so the old index answers until the commit
         (rows are deleted, not tables dropped, which would block readers; unless the vector size changed)."""

@@ -33,7 +33,7 @@ class FolderIndexing:
             from index.pgwrite import PostgresWriter
 
             with PostgresWriter(settings.database_url.get_secret_value(), embedder.dim) as writer:
-                writer.clear_all()
+                writer.clear()  # every row, the manifest too: it reads as never built
             return
         index_dir = settings.index_dir
         if index_dir.exists():

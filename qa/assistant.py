@@ -130,19 +130,17 @@ class Assistant:
 
         embedder = self.embedder
         store = self._open_store(embedder)
-        retriever = HybridRetriever(store, embedder, self.settings.rrf_k)
+        self._swap(store, HybridRetriever(store, embedder, self.settings.rrf_k))
+
+    def close_index(self) -> None:
+        """Forget the index (it was removed): the next question opens it again, and finds none."""
+        self._swap(None, None)
+
+    def _swap(self, store: Store | None, retriever) -> None:
         with self._lock:
             retired, self._retired = self._retired, self._store
             self._store, self._retriever = store, retriever
         if retired is not None and hasattr(retired, "close"):  # retired one swap ago: nothing uses it now
-            retired.close()
-
-    def close_index(self) -> None:
-        """Forget the index (it was removed): the next question opens it again, and finds none."""
-        with self._lock:
-            retired, self._retired = self._retired, self._store
-            self._store, self._retriever = None, None
-        if retired is not None and hasattr(retired, "close"):
             retired.close()
 
     def sibling(self, settings: Settings, collection: str) -> Assistant:
