@@ -3,8 +3,8 @@
     python -m eval.bench.loadtest --serve --clients 8 --questions 1        # `qa serve` with the default model
     python -m eval.bench.loadtest --url http://127.0.0.1:8000 --pid 4242   # a server that is already running
 
-Only loopback addresses are accepted. Each client asks its questions one after another (clients take turns
-between /api/ask, /api/ask/stream and /v1/chat/completions); the run is bounded in time. Every request
+Only loopback addresses are accepted. Each client asks its questions one after another (each client moves
+through /api/ask, /api/ask/stream and /v1/chat/completions in turn); the run is bounded in time. Every request
 should end in 200, or in a fast 503 with Retry-After when the model's waiting line is full. The figures:
 throughput, p50/p95 latency of the answers and of the 503s, counts by outcome, and the server's RSS
 (from /proc/<pid>/status) before and after. To load the web layer alone, start the load server (a paced
@@ -117,7 +117,10 @@ async def _one(client: httpx.AsyncClient, endpoint: str, question: str) -> dict:
 
 async def _client(http: httpx.AsyncClient, n: int, questions: int, results: list[dict]) -> None:
     for i in range(questions):
-        results.append(await _one(http, ENDPOINTS[n % len(ENDPOINTS)], QUESTIONS[(n + i) % len(QUESTIONS)]))
+        # Each client moves on to the next endpoint with each question: a client that has just been answered
+        # re-asks at once, before the clients waiting out a 503, so the first few clients in tend to keep their
+        # places, and a client held to one endpoint could leave an endpoint with no answers at all.
+        results.append(await _one(http, ENDPOINTS[(n + i) % len(ENDPOINTS)], QUESTIONS[(n + i) % len(QUESTIONS)]))
 
 
 async def _run(base: str, clients: int, questions: int, timeout: float) -> tuple[list[dict], float, bool]:
