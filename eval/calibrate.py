@@ -55,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     print("feature AUC (claim level; 0.5 = no separation):")
     for name in names:
         print(f"  {name:15s} {auc([r.features.get(name, 0.0) for r in rows], [r.label for r in rows]):.3f}")
+    if args.cv and not args.report:
+        print(
+            f"out-of-fold support AUC ({args.cv} folds by item): {cross_validated_auc(rows, names, args.c, args.cv):.3f}"
+        )
     model = SupportModel.load(args.model) if args.report else fit(rows, names, args.c)
     if not args.report:
         threshold, table = choose_threshold(model, items, gold, args.min_refusal)
@@ -130,6 +134,20 @@ def fit(rows: list[Row], names: list[str], c: float) -> SupportModel:
         float(lr.intercept_[0]),
         0.5,
     )
+
+
+def cross_validated_auc(rows: list[Row], names: list[str], c: float, folds: int) -> float:
+    """AUC of scores each made by a model fitted without the claim's item (k folds, claims of one item kept
+    together): what the fit would separate on questions it has not seen, unlike the in-sample AUC."""
+    from sklearn.model_selection import GroupKFold
+
+    scores = [0.0] * len(rows)
+    groups = [r.item for r in rows]
+    for train, held in GroupKFold(n_splits=folds).split(rows, groups=groups):
+        model = fit([rows[i] for i in train], names, c)
+        for i in held:
+            scores[i] = model.score(rows[i].features)
+    return auc(scores, [r.label for r in rows])
 
 
 GATES = ("number not in the quotes", "claim not in the quotes")  # the notes that a score could overrule
@@ -238,6 +256,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--c", type=float, default=1.0, help="inverse L2 regularisation strength")
     p.add_argument("--min-refusal", type=float, default=0.90, help="refusal target on dev (default: 0.90)")
     p.add_argument("--model", type=Path, default=Path(__file__).resolve().parents[1] / "qa" / "support_model.json")
+    p.add_argument("--cv", type=int, default=5, help="folds for the out-of-fold AUC (0: none)")
     p.add_argument("--report", action="store_true", help="replay --model on the run (any split) without fitting")
     p.add_argument("--write", type=Path, help="write the fitted model here")
     return p
