@@ -181,12 +181,18 @@ class PostgresTarget:
     hnsw_m: int = 32
     ef_construction: int = 128
     exact_below: int = 50_000
+    build_memory: str = "4GB"
     _writer: PostgresWriter | None = None
 
     @contextmanager
     def session(self) -> Iterator[PostgresTarget]:
         writer = PostgresWriter(
-            self.url, self.dim, hnsw_m=self.hnsw_m, ef_construction=self.ef_construction, exact_below=self.exact_below
+            self.url,
+            self.dim,
+            hnsw_m=self.hnsw_m,
+            ef_construction=self.ef_construction,
+            exact_below=self.exact_below,
+            build_memory=self.build_memory,
         )
         with writer:
             self._writer = writer

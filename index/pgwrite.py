@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from dataclasses import replace
 from typing import Any
@@ -32,6 +33,7 @@ from qa.pgstore import CONNECT_TIMEOUT, lexeme, register_types, unavailable_as_e
 from qa.records import Chunk, Manifest, SourceDoc
 from qa.tokens import terms
 
+log = logging.getLogger("index.pgwrite")
 BUILD_LOCK = 0x51A1DE  # pg_advisory_xact_lock key: one `qa index` at a time per database
 IMPACT_DRIFT = 0.02  # relative change of the average chunk length beyond which every impact is recomputed
 TABLES = ("qa_stats", "qa_terms", "qa_postings", "qa_chunks", "qa_documents", "qa_manifest")
@@ -52,9 +54,16 @@ class PostgresWriter:
     """One build: a transaction holding the build lock, from reading the old index to the new manifest."""
 
     def __init__(
-        self, url: str, dim: int, *, hnsw_m: int = 32, ef_construction: int = 128, exact_below: int = 50_000
+        self,
+        url: str,
+        dim: int,
+        *,
+        hnsw_m: int = 32,
+        ef_construction: int = 128,
+        exact_below: int = 50_000,
+        build_memory: str = "4GB",
     ) -> None:
-        self.url, self.dim = url, dim
+        self.url, self.dim, self.build_memory = url, dim, build_memory
         self.hnsw_m, self.ef_construction, self.exact_below = hnsw_m, ef_construction, exact_below
         self._conn: Any = None
 
@@ -220,12 +229,26 @@ class PostgresWriter:
             return "exact (pgvector)"
         exists = self._conn.execute("SELECT to_regclass('qa_chunks_hnsw')").fetchone()[0]
         if not exists:
-            self._conn.execute("SET LOCAL maintenance_work_mem = '2GB'")
-            self._conn.execute(
-                "CREATE INDEX qa_chunks_hnsw ON qa_chunks USING hnsw (embedding vector_ip_ops) "
-                f"WITH (m = {int(self.hnsw_m)}, ef_construction = {int(self.ef_construction)})"
-            )
+            self._conn.execute("SELECT set_config('maintenance_work_mem', %s, true)", (self.build_memory,))
+            self._conn.add_notice_handler(self._warn_if_spilled)
+            try:
+                self._conn.execute(
+                    "CREATE INDEX qa_chunks_hnsw ON qa_chunks USING hnsw (embedding vector_ip_ops) "
+                    f"WITH (m = {int(self.hnsw_m)}, ef_construction = {int(self.ef_construction)})"
+                )
+            finally:
+                self._conn.remove_notice_handler(self._warn_if_spilled)
         return f"hnsw (pgvector, m={self.hnsw_m}, ef_construction={self.ef_construction})"
+
+    def _warn_if_spilled(self, notice) -> None:
+        """pgvector's notice that the graph outgrew maintenance_work_mem, as a warning saying what to change."""
+        if "no longer fits into maintenance_work_mem" in (notice.message_primary or ""):
+            log.warning(
+                "warning: the HNSW graph outgrew QA_PG_BUILD_MEMORY=%s (%s); the rest of the build is on disk and "
+                "takes about 3x longer: raise QA_PG_BUILD_MEMORY if the database server has the memory",
+                self.build_memory,
+                notice.message_primary,
+            )
 
 
 POSTINGS_SQL = """

@@ -529,3 +529,23 @@ def test_collections_in_postgres_are_schemas_of_the_one_database(database, seed_
 
     FolderIndexing().remove(elsewhere.settings_for("reports"), FakeEmbedder())
     assert elsewhere.get("reports").manifest() is None and shelf.get("").manifest().n_chunks == 41
+
+
+def test_an_hnsw_graph_that_outgrows_the_build_memory_is_a_warning_naming_the_setting(database, tmp_path, caplog):
+    corpus = tmp_path / "many"
+    corpus.mkdir()
+    for i in range(200):  # 2,800 chunks of 64-dimensional vectors: a 1MB graph holds ~700 of them
+        paragraph = "Entry {0} describes item {1} of the catalogue, its shelf and its lender, in a few words. "
+        body = "\n\n".join((paragraph * 8).format(f"e{i}x{j}", i * 10 + j) for j in range(10))
+        (corpus / f"page{i:03d}.txt").write_text(body)
+    with caplog.at_level("WARNING", logger="index.pgwrite"):
+        build_index(corpus, target(database, exact_below=10, build_memory="1MB"), FakeEmbedder(), ChunkerSettings())
+    spilled = [r.getMessage() for r in caplog.records if r.name == "index.pgwrite"]
+    assert len(spilled) == 1 and "QA_PG_BUILD_MEMORY=1MB" in spilled[0]
+    assert PostgresStore.connect(database, FINGERPRINT).manifest.index_type.startswith("hnsw")
+    caplog.clear()
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute("DROP INDEX qa_chunks_hnsw")
+    with caplog.at_level("WARNING", logger="index.pgwrite"):
+        build_index(corpus, target(database, exact_below=10), FakeEmbedder(), ChunkerSettings())
+    assert not [r for r in caplog.records if r.name == "index.pgwrite"]  # 4GB: the graph fits

@@ -312,7 +312,12 @@ def build_tables(url: str, base, chunks: list, vectors: np.ndarray, settings) ->
         writer.save(fingerprint, list(base.docs.values()), chunks, vectors, progress)
     insert_s, finish_s = marks["inserted"] - started, time.perf_counter() - marks["inserted"]
     hnsw = PostgresWriter(
-        url, dim, hnsw_m=settings.pg_hnsw_m, ef_construction=settings.pg_hnsw_ef_construction, exact_below=0
+        url,
+        dim,
+        hnsw_m=settings.pg_hnsw_m,
+        ef_construction=settings.pg_hnsw_ef_construction,
+        exact_below=0,
+        build_memory=settings.pg_build_memory,
     )
     with hnsw as writer:
         index_type, hnsw_s = timed(lambda: writer.index_vectors(len(chunks)))
