@@ -81,8 +81,9 @@ class Settings(BaseSettings):
     pg_hnsw_ef_construction: int = 128
     pg_ef_search: int = 200
     # maintenance_work_mem of the HNSW build: pgvector builds the graph in memory while it fits, then on disk,
-    # far slower (1M x 384 at m 32 on 2 cores: 599 s with the graph in memory, 1,630 s at 2GB, where it spilled;
-    # its index is 2.0 GB on disk). `qa index` warns when it spills. Memory of the database server, not of qa.
+    # far slower (1M x 384 at m 32 on 2 cores: 648 s at 4GB, where it fits, 599 s at 12GB; 1,630 s at 2GB, where
+    # it spilled, in an earlier run on other base vectors; the index is 2.0 GB on disk). `qa index` warns when it
+    # spills. Memory of the database server, not of qa.
     pg_build_memory: str = "4GB"
     pg_exact_below: int = 50_000  # chunks; below this, exact search (no HNSW index), as the file store does
     llm_url: str | None = None
