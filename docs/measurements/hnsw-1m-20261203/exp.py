@@ -1,4 +1,10 @@
-"""HNSW at 1M interpolated rows: build time, recall@10 vs exact, p50 per ef_search. args: m/ef_c [type]"""
+"""HNSW at 1M interpolated rows: build time, recall@10 vs exact, p50 per ef_search, JSON lines to /tmp/hnsw/exp.log.
+
+    python exp.py 48/256 12GB 100,200,400,1000      # configs m/ef_construction, maintenance_work_mem, ef_search list
+
+The first line of results.jsonl (m 32/128 at 12GB, ef 100-800) came from an earlier version without the
+near-tie figures ("ties", within_001_of_10th); the later lines from this one.
+"""
 import json, sys, time
 from pathlib import Path
 import numpy as np, psycopg
@@ -10,7 +16,9 @@ from qa.store import load_store
 from qa.embed import embedder_for
 from qa.settings import Settings
 
-ROWS = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
+ROWS = 1_000_000
+MWM = sys.argv[2] if len(sys.argv) > 2 else "12GB"
+EFS = [int(x) for x in sys.argv[3].split(",")] if len(sys.argv) > 3 else [100, 200, 400, 1000]
 log = open("/tmp/hnsw/exp.log", "a")
 def out(**kw):
     print(json.dumps(kw), file=log, flush=True); print(kw, flush=True)
@@ -42,13 +50,13 @@ try:
         for cfg in sys.argv[1].split(","):
             m, efc = (int(x) for x in cfg.split("/"))
             c.execute("DROP INDEX IF EXISTS v_hnsw")
-            c.execute("SET maintenance_work_mem = '12GB'"); c.execute("SET max_parallel_maintenance_workers = 1")
+            c.execute(f"SET maintenance_work_mem = '{MWM}'"); c.add_notice_handler(lambda n: out(stage='notice', msg=n.message_primary)); c.execute("SET max_parallel_maintenance_workers = 1")
             t = time.perf_counter()
             c.execute(f"CREATE INDEX v_hnsw ON v USING hnsw (e vector_ip_ops) WITH (m={m}, ef_construction={efc})")
             build = round(time.perf_counter() - t, 1)
             size = c.execute("SELECT pg_relation_size('v_hnsw')").fetchone()[0] / 2**20
-            out(stage="build", m=m, efc=efc, s=build, mb=round(size))
-            for ef in (100, 200, 400, 1000):
+            out(stage="build", mwm=MWM, m=m, efc=efc, s=build, mb=round(size))
+            for ef in EFS:
                 c.execute(f"SET hnsw.ef_search = {ef}")
                 hits, near, times = 0, 0, []
                 for qi, qv in enumerate(q):
