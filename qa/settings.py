@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from qa.records import ChunkerSettings
@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     # far slower (1M x 384 at m 32 on 2 cores: 648 s at 4GB, where it fits, 599 s at 12GB; 1,630 s at 2GB, where
     # it spilled, in an earlier run on other base vectors; the index is 2.0 GB on disk). `qa index` warns when it
     # spills. Memory of the database server, not of qa.
-    pg_build_memory: str = "4GB"
+    pg_build_memory: str = Field("4GB", pattern=r"^[0-9]+ ?(kB|MB|GB|TB)$")  # PostgreSQL units
     pg_exact_below: int = 50_000  # chunks; below this, exact search (no HNSW index), as the file store does
     llm_url: str | None = None
     llm_model: str = ""  # the server's model name ("" asks the server for its first model)

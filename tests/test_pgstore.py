@@ -549,3 +549,11 @@ def test_an_hnsw_graph_that_outgrows_the_build_memory_is_a_warning_naming_the_se
     with caplog.at_level("WARNING", logger="index.pgwrite"):
         build_index(corpus, target(database, exact_below=10), FakeEmbedder(), ChunkerSettings())
     assert not [r for r in caplog.records if r.name == "index.pgwrite"]  # 4GB: the graph fits
+
+
+def test_the_build_memory_setting_takes_postgres_units_only(monkeypatch):
+    monkeypatch.setenv("QA_PG_BUILD_MEMORY", "512MB")
+    assert Settings().pg_build_memory == "512MB"
+    monkeypatch.setenv("QA_PG_BUILD_MEMORY", "lots'; DROP TABLE qa_chunks; --")
+    with pytest.raises(ValueError, match="pattern"):
+        Settings()
