@@ -1,6 +1,7 @@
 """HNSW at 1M interpolated rows: build time, recall@10 vs exact, p50 per ef_search, JSON lines to /tmp/hnsw/exp.log.
 
-    python exp.py 48/256 12GB 100,200,400,1000      # configs m/ef_construction, maintenance_work_mem, ef_search list
+    python exp.py 48/256 12GB 100,200,400,1000 titles   # configs m/ef_construction, maintenance_work_mem,
+                                                        # ef_search list, queries (titles | sentences)
 
 The first line of results.jsonl (m 32/128 at 12GB, ef 100-800) came from an earlier version without the
 near-tie figures ("ties", within_001_of_10th); the later lines from this one.
@@ -25,9 +26,16 @@ def out(**kw):
 
 base = load_store(Path("/tmp/pydoc/before"))
 vectors = interpolate(base.vectors, ROWS)
-titles = section_titles(base.chunks, 105)
+QUERIES = sys.argv[4] if len(sys.argv) > 4 else "titles"  # or "sentences": first sentences of random chunks
+if QUERIES == "titles":
+    texts = section_titles(base.chunks, 105)
+else:
+    import random
+
+    picked = random.Random(1).sample(base.chunks, 105)
+    texts = [c.text.split(". ")[0][:300] for c in picked]
 emb = embedder_for(Settings())
-q = np.asarray(emb.embed(titles), dtype=np.float32)
+q = np.asarray(emb.embed(texts), dtype=np.float32)
 q /= np.linalg.norm(q, axis=1, keepdims=True)
 import faiss
 ex = faiss.IndexFlatIP(vectors.shape[1]); ex.add(vectors)
@@ -35,7 +43,7 @@ scores, truth = ex.search(q, 11)
 gap = scores[:, 9] - scores[:, 10]; spread = scores[:, 0] - scores[:, 9]
 out(stage="ties", gap10_11_p50=float(np.median(gap)), spread1_10_p50=float(np.median(spread)), kth_p50=float(np.median(scores[:, 9])))
 kth = scores[:, 9]; truth = truth[:, :10]
-out(stage="data", rows=ROWS, base=len(base.vectors), queries=len(q))
+out(stage="data", queries_from=QUERIES, rows=ROWS, base=len(base.vectors), queries=len(q))
 url = start_local(Path("/tmp/hnsw/pg"))
 try:
     with psycopg.connect(url, autocommit=True) as c:
