@@ -542,7 +542,9 @@ def test_an_hnsw_graph_that_outgrows_the_build_memory_is_a_warning_naming_the_se
         build_index(corpus, target(database, exact_below=10, build_memory="1MB"), FakeEmbedder(), ChunkerSettings())
     spilled = [r.getMessage() for r in caplog.records if r.name == "index.pgwrite"]
     assert len(spilled) == 1 and "QA_PG_BUILD_MEMORY=1MB" in spilled[0]
-    assert PostgresStore.connect(database, FINGERPRINT).manifest.index_type.startswith("hnsw")
+    store = PostgresStore.connect(database, FINGERPRINT)
+    assert store.manifest.index_type.startswith("hnsw")
+    store.close()
     caplog.clear()
     with psycopg.connect(database, autocommit=True) as conn:
         conn.execute("DROP INDEX qa_chunks_hnsw")
