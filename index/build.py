@@ -77,6 +77,10 @@ class Target(Protocol):
 
     def save(self, fingerprint: Manifest, docs: list[SourceDoc], chunks: list[Chunk], vectors: np.ndarray) -> None: ...
 
+    def refresh(self, manifest: Manifest) -> None:
+        """When nothing changed: bring what the index's settings decide (its kind of vector index) up to date."""
+        ...
+
 
 def build_index(
     corpus_dir: Path,
@@ -124,6 +128,7 @@ def _build(
     deleted = sorted(set(old_files) - set(new_files))
     changed = sorted(s for s in new_files if s in old_files and old_files[s] != new_files[s])
     if old_manifest and old_manifest.chunks_digest == fingerprint.chunks_digest and not (added or deleted or changed):
+        target.refresh(old_manifest)
         return BuildReport(len(docs), len(chunks), 0, len(chunks), skipped=skipped, unchanged=True)
 
     vectors, embedded = _embed(chunks, old_vectors, embedder, progress)
@@ -168,6 +173,9 @@ class FileTarget:
     def clear(self) -> None:
         pass  # the new store replaces the old one whole
 
+    def refresh(self, manifest: Manifest) -> None:
+        pass  # the vector index (flat, or HNSW by size) is decided by the chunks alone
+
     def save(self, fingerprint: Manifest, docs: list[SourceDoc], chunks: list[Chunk], vectors: np.ndarray) -> None:
         save_store(self.index_dir, fingerprint, docs, chunks, vectors)
 
@@ -178,6 +186,7 @@ class PostgresTarget:
 
     url: str
     dim: int
+    ann: str = "ivfflat"
     hnsw_m: int = 32
     ef_construction: int = 128
     exact_below: int = 50_000
@@ -189,6 +198,7 @@ class PostgresTarget:
         writer = PostgresWriter(
             self.url,
             self.dim,
+            ann=self.ann,
             hnsw_m=self.hnsw_m,
             ef_construction=self.ef_construction,
             exact_below=self.exact_below,
@@ -215,6 +225,9 @@ class PostgresTarget:
 
     def clear(self) -> None:
         self.writer.clear()
+
+    def refresh(self, manifest: Manifest) -> None:
+        self.writer.refresh(manifest)
 
     def save(self, fingerprint: Manifest, docs: list[SourceDoc], chunks: list[Chunk], vectors: np.ndarray) -> None:
         self.writer.save(fingerprint, docs, chunks, vectors)

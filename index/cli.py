@@ -83,7 +83,9 @@ def index_target(s, dim: int):
     if s.database_url is None:
         return s.index_dir
     url = s.database_url.get_secret_value()
-    return PostgresTarget(url, dim, s.pg_hnsw_m, s.pg_hnsw_ef_construction, s.pg_exact_below, s.pg_build_memory)
+    return PostgresTarget(
+        url, dim, s.pg_ann, s.pg_hnsw_m, s.pg_hnsw_ef_construction, s.pg_exact_below, s.pg_build_memory
+    )
 
 
 def cmd_db(args: argparse.Namespace) -> int:

@@ -120,7 +120,9 @@ class Assistant:
         if s.database_url is not None:
             from qa.pgstore import PostgresStore
 
-            return PostgresStore.connect(s.database_url.get_secret_value(), expected, s.pg_ef_search)
+            return PostgresStore.connect(
+                s.database_url.get_secret_value(), expected, s.pg_ef_search, s.pg_ivfflat_probes
+            )
         return load_store(s.index_dir, expected)
 
     def use_index(self) -> None:

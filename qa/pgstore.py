@@ -1,7 +1,7 @@
 """Postgres store: the index in PostgreSQL + pgvector, shared by every replica; nothing of it held in memory.
 
     store = PostgresStore.connect("postgresql://…", expected=settings_fingerprint(name, 384, chunker))
-    store.dense(query_vector, 30)        # pgvector: HNSW above `exact_below` chunks, exact search below
+    store.dense(query_vector, 30)        # pgvector: IVFFlat (or HNSW) above `exact_below` chunks, exact below
     store.lexical(terms("…"), 30)        # BM25 over postings of qa.tokens.terms, best impact first per term
 
 Tables: qa_manifest (one row, JSON), qa_documents, qa_chunks (seq = the chunk key, in build order;
@@ -13,6 +13,7 @@ qa_stats (for BM25). They are written by index/pgwrite.py.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import Counter
@@ -28,6 +29,7 @@ from qa.store import check_manifest
 log = logging.getLogger("qa.pgstore")
 MANIFEST_TTL = 5.0  # seconds a replica trusts its copy of the manifest (another replica may rebuild)
 CONNECT_TIMEOUT = 3  # seconds
+ANN_INDEX = {"ivfflat": "qa_chunks_ivfflat", "hnsw": "qa_chunks_hnsw"}  # pgvector's index on qa_chunks, by kind
 
 
 class DatabaseUnavailableError(QAError):
@@ -117,8 +119,10 @@ def unavailable_as_error(url: str) -> Iterator[None]:
 class PostgresStore:
     """The `qa.store.Store` protocol over a database, through a few reused connections."""
 
-    def __init__(self, url: str, expected: Manifest | None = None, ef_search: int = 100) -> None:
-        self.url, self.expected, self.ef_search = url, expected, ef_search
+    def __init__(self, url: str, expected: Manifest | None = None, ef_search: int = 100, probes: float = 0.05) -> None:
+        """ef_search: HNSW's candidate list; probes: the share of an IVFFlat index's lists a query searches."""
+        self.url, self.expected, self.ef_search, self.probe_share = url, expected, ef_search, probes
+        self._probes = 0  # IVFFlat lists a query searches; 0 without an IVFFlat index (read with the manifest)
         self._pool = _Connections(url, self._configure)
         self._manifest: Manifest | None = None
         self._manifest_read = 0.0
@@ -126,10 +130,12 @@ class PostgresStore:
         self._terms = _TermCounts(self)
 
     @classmethod
-    def connect(cls, url: str, expected: Manifest | None = None, ef_search: int = 100) -> PostgresStore:
+    def connect(
+        cls, url: str, expected: Manifest | None = None, ef_search: int = 100, probes: float = 0.05
+    ) -> PostgresStore:
         """Connect and check the manifest now: an unreachable database, a missing or mismatched index is an
         error here, with what to run."""
-        store = cls(url, expected, ef_search)
+        store = cls(url, expected, ef_search, probes)
         _ = store.manifest
         return store
 
@@ -168,6 +174,7 @@ class PostgresStore:
                 if (schema := url_schema(self.url)) and cur.execute("SELECT current_schema()").fetchone()[0] != schema:
                     raise not_built
                 row = cur.execute("SELECT body FROM qa_manifest WHERE id = 1").fetchone()
+                self._probes = ivfflat_probes(index_lists(cur), self.probe_share)  # the lists of this build
         except psycopg.errors.UndefinedTable:
             raise not_built from None
         if row is None:
@@ -184,7 +191,10 @@ class PostgresStore:
     def dense(self, query_vector: np.ndarray, n: int) -> list[int]:
         if n == 0:
             return []
+        _ = self.manifest  # re-read after MANIFEST_TTL: a rebuild may have changed the lists
         with self._cursor() as cur:
+            if self._probes:  # per query: a pooled connection may predate the build
+                cur.execute(f"SET ivfflat.probes = {int(self._probes)}")
             rows = cur.execute(
                 "SELECT seq FROM qa_chunks ORDER BY embedding <#> %s LIMIT %s", (vector_param(query_vector), n)
             ).fetchall()
@@ -233,6 +243,18 @@ class PostgresStore:
                 "LEFT JOIN qa_chunks c ON c.source = d.source GROUP BY d.source ORDER BY d.source"
             ).fetchall()
         return [DocumentSummary(s, t, n, Metadata.from_dict(m or {})) for s, t, n, m in rows]
+
+
+def index_lists(cur) -> int:
+    """The lists of qa_chunks' IVFFlat index, from its storage options (0 when there is none)."""
+    row = cur.execute("SELECT reloptions FROM pg_class WHERE oid = to_regclass(%s)", (ANN_INDEX["ivfflat"],)).fetchone()
+    options = dict(o.split("=", 1) for o in (row[0] or [])) if row else {}
+    return int(options.get("lists", 0))
+
+
+def ivfflat_probes(lists: int, share: float) -> int:
+    """Lists a query searches: ivfflat_probes(2000, 0.05) == 100; at least 1, none without lists."""
+    return min(lists, max(1, math.ceil(lists * share))) if lists else 0
 
 
 class _Connections:

@@ -75,17 +75,24 @@ class Settings(BaseSettings):
     # index in PostgreSQL + pgvector instead of files; QA_LLM_URL=http://host:port/v1 asks an OpenAI-compatible
     # server instead of the in-process model; QA_EMBEDDING_URL does the same for embeddings.
     database_url: SecretStr | None = None  # may carry a password: never shown
-    # HNSW (above pg_exact_below chunks): at 100k synthetic chunks m=16/ef_construction=64 gave recall@10 0.55 at
-    # ef_search 100 (0.72 at 400); m=32/128 gave 0.95 at 100 and 0.965 at 200, for a 3.6x longer build (qa bench)
+    # The approximate index above pg_exact_below chunks. IVFFlat (the default): rows / 500 lists up to 1M rows,
+    # 2 sqrt(rows) beyond (index.pgwrite.ivfflat_lists), pg_ivfflat_probes of them searched. At 1M interpolated rows
+    # (docs/measurements/ivfflat-1m-20261204) 2,000 lists built in 90 s and gave recall@10 0.977 at 5% probed
+    # (26 ms a dense query); HNSW m=32/128 took 648 s and gave 0.763 at ef_search 200, 0.855 at 800; m=48/256
+    # 1,418 s and 0.911 at 1,000, pgvector's cap (docs/measurements/hnsw-1m-20261203).
+    pg_ann: Literal["ivfflat", "hnsw"] = "ivfflat"
+    pg_ivfflat_probes: float = Field(0.05, gt=0, le=1)  # share of the lists each query searches
+    # HNSW: at 100k synthetic chunks m=16/ef_construction=64 gave recall@10 0.55 at ef_search 100 (0.72 at
+    # 400); m=32/128 gave 0.95 at 100 and 0.965 at 200, for a 3.6x longer build (qa bench)
     pg_hnsw_m: int = 32
     pg_hnsw_ef_construction: int = 128
     pg_ef_search: int = 200
-    # maintenance_work_mem of the HNSW build: pgvector builds the graph in memory while it fits, then on disk,
+    # maintenance_work_mem of the index build: pgvector builds the HNSW graph in memory while it fits, then on disk,
     # far slower (1M x 384 at m 32 on 2 cores: 648 s at 4GB, where it fits, 599 s at 12GB; 1,630 s at 2GB, where
     # it spilled, in an earlier run on other base vectors; the index is 2.0 GB on disk). `qa index` warns when it
     # spills. Memory of the database server, not of qa.
     pg_build_memory: str = Field("4GB", pattern=r"^[0-9]+ ?(kB|MB|GB|TB)$")  # PostgreSQL units
-    pg_exact_below: int = 50_000  # chunks; below this, exact search (no HNSW index), as the file store does
+    pg_exact_below: int = 50_000  # chunks; below this, exact search (no ANN index), as the file store does
     llm_url: str | None = None
     llm_model: str = ""  # the server's model name ("" asks the server for its first model)
     llm_api_key: SecretStr | None = None

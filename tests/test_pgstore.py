@@ -20,7 +20,7 @@ from index.build import PostgresTarget, build_index
 from index.db import start_local, stop_local
 from qa.assistant import Assistant
 from qa.errors import IndexMismatchError, IndexNotBuiltError
-from qa.pgstore import DatabaseUnavailableError, PostgresStore, describe
+from qa.pgstore import ANN_INDEX, DatabaseUnavailableError, PostgresStore, describe, index_lists
 from qa.records import ChunkerSettings
 from qa.retrieve import HybridRetriever
 from qa.settings import ROOT, Settings
@@ -143,24 +143,98 @@ def test_documents_terms_and_summaries_match_the_file_store(pg_index, seed_store
     assert store.docs.get("no-such-file.txt") is None
 
 
-def test_hnsw_above_the_threshold_finds_what_exact_search_finds(database, seed_corpus):
-    build_index(seed_corpus, target(database, exact_below=10), FakeEmbedder(), ChunkerSettings())
-    store = PostgresStore.connect(database, FINGERPRINT)
-    assert store.manifest.index_type.startswith("hnsw")
+def exact_top(database: str, vector, n: int = 5) -> list[int]:
+    """The planner's exact answer: no index scans allowed."""
+    from pgvector.psycopg import register_vector
+
     with psycopg.connect(database) as conn:
-        assert conn.execute("SELECT to_regclass('qa_chunks_hnsw')").fetchone()[0] is not None
+        register_vector(conn)
+        conn.execute("SET enable_indexscan = off")
+        return [r[0] for r in conn.execute("SELECT seq FROM qa_chunks ORDER BY embedding <#> %s LIMIT %s", (vector, n))]
+
+
+def ann_indexes(database: str) -> list[str]:
+    with psycopg.connect(database) as conn:
+        rows = conn.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'qa_chunks' AND indexname LIKE %s", ("qa_chunks_%",)
+        )
+        return sorted(r[0] for r in rows if r[0] in ANN_INDEX.values())
+
+
+@pytest.mark.parametrize("ann", ["ivfflat", "hnsw"])
+def test_the_ann_index_above_the_threshold_finds_what_exact_search_finds(database, seed_corpus, ann):
+    build_index(seed_corpus, target(database, ann=ann, exact_below=10), FakeEmbedder(), ChunkerSettings())
+    store = PostgresStore.connect(database, FINGERPRINT)
+    assert store.manifest.index_type.startswith(ann)
+    assert ann_indexes(database) == [ANN_INDEX[ann]]
     embedder = FakeEmbedder()
     for question in QUESTIONS[:20]:
         vector = embedder.embed([question])[0]
-        with psycopg.connect(database) as conn:  # the planner's exact answer: no index scans allowed
-            from pgvector.psycopg import register_vector
+        assert store.dense(vector, 5) == exact_top(database, vector)
+    store.close()
 
-            register_vector(conn)
-            conn.execute("SET enable_indexscan = off")
-            exact = [
-                r[0] for r in conn.execute("SELECT seq FROM qa_chunks ORDER BY embedding <#> %s LIMIT 5", (vector,))
-            ]
-        assert store.dense(vector, 5) == exact
+
+def test_ivfflat_probes_the_share_of_its_lists_it_is_told(database, seed_corpus, monkeypatch):
+    monkeypatch.setattr("index.pgwrite.ivfflat_lists", lambda rows: 8)  # 41 chunks in 8 lists
+    build_index(seed_corpus, target(database, exact_below=10), FakeEmbedder(), ChunkerSettings())
+    every, one = PostgresStore.connect(database, FINGERPRINT, probes=1.0), PostgresStore.connect(database, probes=0.01)
+    assert store_lists(database) == 8 and every.manifest.index_type == "ivfflat (pgvector, lists=8)"
+    vectors = FakeEmbedder().embed(QUESTIONS[:20])
+    assert all(every.dense(v, 5) == exact_top(database, v) for v in vectors)  # every list searched: exact
+    assert any(one.dense(v, 5) != exact_top(database, v) for v in vectors)  # one list of 8: misses some
+    every.close()
+    one.close()
+
+
+def store_lists(database: str) -> int:
+    with psycopg.connect(database) as conn:
+        return index_lists(conn)
+
+
+def test_ivfflat_is_rebuilt_when_the_table_outgrows_its_lists_and_kept_otherwise(
+    database, seed_corpus, tmp_path, monkeypatch
+):
+    monkeypatch.setattr("index.pgwrite.ivfflat_lists", lambda rows: max(1, rows // 10))
+    corpus = tmp_path / "growing"
+    shutil.copytree(seed_corpus, corpus)
+    build_index(corpus, target(database, exact_below=10), FakeEmbedder(), ChunkerSettings())
+    assert store_lists(database) == 4  # 41 chunks
+    (corpus / "extra.txt").write_text(
+        "\n\n".join(f"Paragraph {i} of an added page, about item {i}." for i in range(12))
+    )
+    build_index(corpus, target(database, exact_below=10), FakeEmbedder(), ChunkerSettings())
+    grown = store_lists(database)
+    assert grown == 4  # at most 8 lists wanted now: within LISTS_SLACK of 4, the index stays
+    for i in range(60):
+        paragraph = f"Entry {i} describes item {i * 7} of the catalogue, its shelf and its lender, in a few words. "
+        (corpus / f"entry{i:02d}.txt").write_text(paragraph * 8)
+    build_index(corpus, target(database, exact_below=10), FakeEmbedder(), ChunkerSettings())
+    store = PostgresStore.connect(database, FINGERPRINT)
+    lists = max(1, store.n_chunks // 10)
+    assert store_lists(database) == lists > 2 * 4  # outgrown: built again with the lists of its size
+    assert store.manifest.index_type == f"ivfflat (pgvector, lists={lists})"
+    store.close()
+
+
+def test_changing_the_kind_of_index_replaces_the_old_one(database, seed_corpus):
+    build_index(seed_corpus, target(database, ann="hnsw", exact_below=10), FakeEmbedder(), ChunkerSettings())
+    assert ann_indexes(database) == ["qa_chunks_hnsw"]
+    build_index(seed_corpus, target(database, ann="ivfflat", exact_below=10), FakeEmbedder(), ChunkerSettings())
+    assert ann_indexes(database) == ["qa_chunks_ivfflat"]
+    build_index(seed_corpus, target(database, exact_below=1000), FakeEmbedder(), ChunkerSettings())
+    assert ann_indexes(database) == []  # below the threshold: exact search
+    assert PostgresStore.connect(database, FINGERPRINT).manifest.index_type == "exact (pgvector)"
+
+
+def test_the_index_kind_and_probes_settings_are_checked(monkeypatch):
+    monkeypatch.setenv("QA_PG_ANN", "hnsw")
+    monkeypatch.setenv("QA_PG_IVFFLAT_PROBES", "0.1")
+    assert (Settings().pg_ann, Settings().pg_ivfflat_probes) == ("hnsw", 0.1)
+    for name, bad in (("QA_PG_ANN", "diskann"), ("QA_PG_IVFFLAT_PROBES", "0"), ("QA_PG_IVFFLAT_PROBES", "2")):
+        monkeypatch.setenv(name, bad)
+        with pytest.raises(ValueError):
+            Settings()
+        monkeypatch.delenv(name)
 
 
 def test_incremental_rebuild_embeds_only_what_changed(database, seed_corpus):
@@ -539,7 +613,8 @@ def test_an_hnsw_graph_that_outgrows_the_build_memory_is_a_warning_naming_the_se
         body = "\n\n".join((paragraph * 8).format(f"e{i}x{j}", i * 10 + j) for j in range(10))
         (corpus / f"page{i:03d}.txt").write_text(body)
     with caplog.at_level("WARNING", logger="index.pgwrite"):
-        build_index(corpus, target(database, exact_below=10, build_memory="1MB"), FakeEmbedder(), ChunkerSettings())
+        options = {"ann": "hnsw", "exact_below": 10, "build_memory": "1MB"}
+        build_index(corpus, target(database, **options), FakeEmbedder(), ChunkerSettings())
     spilled = [r.getMessage() for r in caplog.records if r.name == "index.pgwrite"]
     assert len(spilled) == 1 and "QA_PG_BUILD_MEMORY=1MB" in spilled[0]
     store = PostgresStore.connect(database, FINGERPRINT)
@@ -549,7 +624,7 @@ def test_an_hnsw_graph_that_outgrows_the_build_memory_is_a_warning_naming_the_se
     with psycopg.connect(database, autocommit=True) as conn:
         conn.execute("DROP INDEX qa_chunks_hnsw")
     with caplog.at_level("WARNING", logger="index.pgwrite"):
-        build_index(corpus, target(database, exact_below=10), FakeEmbedder(), ChunkerSettings())
+        build_index(corpus, target(database, ann="hnsw", exact_below=10), FakeEmbedder(), ChunkerSettings())
     assert not [r for r in caplog.records if r.name == "index.pgwrite"]  # 4GB: the graph fits
 
 

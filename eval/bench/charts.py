@@ -143,7 +143,7 @@ def _pg_dense_panel(ax, m: dict[str, Any], label: str) -> None:
         title += f" · recall@10 pgvector {recall:.3f}, FAISS {faiss_recall:.3f}"
     groups = [
         BarGroup(name, (m.get(f"{p}.{key}.p50_ms"), m.get(f"{p}.{key}.p95_ms")))
-        for key, name in (("dense", "pgvector HNSW"), ("faiss.hnsw", "FAISS HNSW"), ("faiss.exact", "FAISS exact"))
+        for key, name in (("dense", "pgvector"), ("faiss.hnsw", "FAISS HNSW"), ("faiss.exact", "FAISS exact"))
     ]
     _grouped_bars(ax, title, groups, ("p50", "p95"), "ms")
 

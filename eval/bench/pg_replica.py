@@ -23,7 +23,7 @@ def main() -> int:
     from qa.retrieve import HybridRetriever
 
     spec = json.loads(sys.stdin.read())
-    store = PostgresStore.connect(spec["url"], ef_search=spec["ef_search"])
+    store = PostgresStore.connect(spec["url"], ef_search=spec["ef_search"], probes=spec["probes"])
     retriever = HybridRetriever(store, None, spec["rrf_k"])
     vectors = np.asarray(spec["vectors"], dtype=np.float32)
     ready_mb = memory_mb("VmRSS")

@@ -2,18 +2,19 @@
 
     result = measure_postgres(settings, [100_000], repeat=3, workdir=workdir, embedder=embedder)
     result.metrics["pg.100k.hybrid.p50_ms"]    # HybridRetriever over a PostgresStore, given the query vector
-    result.metrics["pg.100k.recall@10"]        # pgvector HNSW at Settings.pg_ef_search, against exact search
+    result.metrics["pg.100k.recall@10"]        # pgvector's index (Settings.pg_ann) as set, against exact search
 
 Per size: the vectors of the base index and points between neighbouring ones (synthetic.interpolate:
 distinct rows where real ones lie), and its chunks repeated with unique ids (synthetic.py), written by PostgresWriter.save (COPY with the tsvectors, the GIN index kept up: insert rows/s),
-then the HNSW index (Settings.pg_hnsw_m, pg_hnsw_ef_construction) built and timed on its own. Then, after one
+then the vector index (Settings.pg_ann: IVFFlat with index.pgwrite.ivfflat_lists, or HNSW with
+Settings.pg_hnsw_m, pg_hnsw_ef_construction) built and timed on its own. Then, after one
 warm-up pass, dense, BM25 and hybrid latency on the gold questions' vectors, recall@10 against numpy's exact
 search over the same vectors, FAISS beside it (ann.py), and a replica — a child process holding a
 PostgresStore and no model (pg_replica.py) — answering the hybrid queries, for its peak RSS.
 
 The database is a bundled server (index/db.py) in the scratch folder, stopped at the end; or, with
 QA_DATABASE_URL, a database `qa_bench` beside that URL's, created and dropped (its own index is not touched;
-a schema would not do: the writer's unqualified `DROP INDEX qa_chunks_hnsw` would find the one in `public`).
+a schema would not do: the writer's unqualified `DROP INDEX qa_chunks_ivfflat` would find the one in `public`).
 The base is the settings' index (`--index`; index/store by default, built from the corpus if missing). Its
 texts repeat over the rows, so a query word common in the base is in a large share of all rows
 (`lexical_rows` says how many): BM25 in SQL reads at most qa.pgstore.IMPACT_TOP postings of each query word. With few base chunks (the seeds'
@@ -21,7 +22,7 @@ texts repeat over the rows, so a query word common in the base is in a large sha
 larger base for it (a real documentation site's index, 34,583 chunks, for the 1M figures). The queries are
 the gold questions, or (`--pg-query-source titles`) section headings drawn from the base's own chunks, for
 a base the gold questions are not about (a query far from every row has a top 10 of near-equal scores).
-The HNSW index is built at every size, even below Settings.pg_exact_below.
+The vector index is built at every size, even below Settings.pg_exact_below.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from eval.bench.summary import distribution, median_of, round_figure
 from eval.bench.synthetic import interpolate, section_titles, synthetic_chunks
 from eval.bench.timing import seconds_of, timed
 from qa.errors import QAError
+from qa.pgstore import ANN_INDEX
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH_DATABASE = "qa_bench"  # where the bench writes on a QA_DATABASE_URL server
@@ -70,11 +72,11 @@ class Build:
     insert_s: float  # COPY of the chunks: vectors, tsvectors, hashes, the GIN index kept up
     insert_rows_per_s: float
     finish_s: float  # the rest of the build's transaction: term counts (ts_stat), postings, manifest, commit
-    hnsw_build_s: float
+    ann_build_s: float  # the vector index (IVFFlat or HNSW)
     vacuum_s: float  # VACUUM ANALYZE before the queries (autovacuum would do it at some point during them)
     index_type: str
     table_mb: float  # qa_chunks with its indexes and TOAST
-    hnsw_mb: float
+    ann_mb: float
     gin_mb: float
     postings_mb: float  # qa_postings with its index
 
@@ -95,8 +97,9 @@ class PostgresScale:
     lexical: Latency  # PostgresStore.lexical (BM25 in SQL), CANDIDATES keys
     lexical_rows: Latency  # rows sharing a term with the question (BM25 reads IMPACT_TOP postings a term at most)
     hybrid: Latency  # HybridRetriever.retrieve(question, top_k, its vector)
-    recall: float  # HNSW dense top RECALL_K against exact search
-    wide_ef_search: int  # WIDE × Settings.pg_ef_search: what recall a wider search buys
+    recall: float  # dense top RECALL_K against exact search
+    wide_setting: float  # WIDE × the probed share of IVFFlat's lists (at most 1), or × HNSW's ef_search
+    wide_recall: float  # what recall that wider search buys
     wide_recall: float
     faiss: SearchComparison  # the same vectors in FAISS, as the ann section measures them
     replica: ReplicaRun
@@ -114,7 +117,7 @@ class PostgresScale:
             m.update({f"{name}.p50_ms": part.p50, f"{name}.p95_ms": part.p95})
         m.update({"lexical_rows.p50": self.lexical_rows.p50, "lexical_rows.p95": self.lexical_rows.p95})
         m[f"recall@{RECALL_K}"] = self.recall
-        m.update({"wide_ef_search": self.wide_ef_search, f"wide_recall@{RECALL_K}": self.wide_recall})
+        m.update({"wide_setting": self.wide_setting, f"wide_recall@{RECALL_K}": self.wide_recall})
         m.update({f"faiss.{k}": v for k, v in self.faiss.metrics.items()})
         r = self.replica
         m.update({"replica.ready_rss_mb": r.ready_rss_mb, "replica.peak_rss_mb": r.peak_rss_mb})
@@ -132,6 +135,8 @@ class PostgresRun:
     query_source: str  # "gold" questions, or section "titles" of the base
     queries: int  # dense search and recall
     lexical_queries: int  # evenly spaced ones of them: BM25, hybrid retrieval and the replica
+    ann: str  # Settings.pg_ann
+    ivfflat_probes: float
     ef_search: int
     hnsw_m: int
     ef_construction: int
@@ -141,7 +146,8 @@ class PostgresRun:
     def metrics(self) -> dict[str, Any]:
         m: dict[str, Any] = {"pg.base_chunks": self.base_chunks, "pg.queries": self.queries}
         m["pg.lexical_queries"] = self.lexical_queries
-        m.update({"pg.ef_search": self.ef_search, "pg.hnsw_m": self.hnsw_m, "pg.ef_construction": self.ef_construction})
+        m.update({"pg.ann": self.ann, "pg.ivfflat_probes": self.ivfflat_probes, "pg.ef_search": self.ef_search})
+        m.update({"pg.hnsw_m": self.hnsw_m, "pg.ef_construction": self.ef_construction})
         for scale in self.scales:
             m.update({f"pg.{scale.label}.{k}": v for k, v in scale.figures().items()})
         m["pg.replica_rss_mb"] = max(s.replica.peak_rss_mb for s in self.scales)
@@ -189,6 +195,8 @@ def measure_postgres(
         label,
         len(queries),
         min(lexical_queries, len(queries)),
+        settings.pg_ann,
+        settings.pg_ivfflat_probes,
         settings.pg_ef_search,
         settings.pg_hnsw_m,
         settings.pg_hnsw_ef_construction,
@@ -258,16 +266,17 @@ def measure_size(url, base, rows, queries, query_vectors, settings, repeat, lexi
     vectors = interpolate(base.vectors, rows)
     build = build_tables(url, base, synthetic_chunks(base.chunks, rows), vectors, settings)
     print(
-        f"[bench] postgres {size_label(rows)}: inserted in {build.insert_s} s, HNSW in {build.hnsw_build_s} s",
+        f"[bench] postgres {size_label(rows)}: inserted in {build.insert_s} s, {build.index_type} in {build.ann_build_s} s",
         file=sys.stderr,
     )
-    store = PostgresStore.connect(url, ef_search=settings.pg_ef_search)
+    store = PostgresStore.connect(url, ef_search=settings.pg_ef_search, probes=settings.pg_ivfflat_probes)
+    wide_setting = wider(settings)
     try:
         first_key = _first_key(url)
         retriever = HybridRetriever(store, None, settings.rrf_k)  # no embedder: every query brings its vector
         dense = latency(lambda v: store.dense(v, CANDIDATES), list(query_vectors), repeat)
         recall = dense_recall(store, vectors, query_vectors, first_key)
-        wide = PostgresStore.connect(url, ef_search=WIDE * settings.pg_ef_search)
+        wide = PostgresStore.connect(url, ef_search=WIDE * settings.pg_ef_search, probes=wide_setting)
         try:
             wide_recall = dense_recall(wide, vectors, query_vectors, first_key)
         finally:
@@ -284,14 +293,20 @@ def measure_size(url, base, rows, queries, query_vectors, settings, repeat, lexi
     del hnsw
     shared = lexical_rows(base.chunks, rows, few)
     seconds = round(time.perf_counter() - started, 1)
-    wide_ef = WIDE * settings.pg_ef_search
+    if settings.pg_ann == "hnsw":
+        wide_setting = WIDE * settings.pg_ef_search
     return PostgresScale(
-        rows, build, dense, lexical, shared, hybrid, recall, wide_ef, wide_recall, faiss, replica, seconds
+        rows, build, dense, lexical, shared, hybrid, recall, wide_setting, wide_recall, faiss, replica, seconds
     )
 
 
+def wider(settings) -> float:
+    """WIDE × the probed share of the lists, at most all of them (HNSW's wider ef_search is set apart)."""
+    return min(1.0, WIDE * settings.pg_ivfflat_probes)
+
+
 def build_tables(url: str, base, chunks: list, vectors: np.ndarray, settings) -> Build:
-    """Fresh tables, then one `qa index`-style build without the HNSW index, which is then built (and timed) alone."""
+    """Fresh tables, then one `qa index`-style build without the vector index, which is then built (and timed) alone."""
     import psycopg
 
     from index.pgwrite import PostgresWriter
@@ -308,39 +323,41 @@ def build_tables(url: str, base, chunks: list, vectors: np.ndarray, settings) ->
             marks["inserted"] = time.perf_counter()
 
     started = time.perf_counter()
-    with PostgresWriter(url, dim, exact_below=len(chunks) + 1) as writer:  # no HNSW index in this transaction
+    with PostgresWriter(url, dim, exact_below=len(chunks) + 1) as writer:  # no vector index in this transaction
         writer.save(fingerprint, list(base.docs.values()), chunks, vectors, progress)
     insert_s, finish_s = marks["inserted"] - started, time.perf_counter() - marks["inserted"]
-    hnsw = PostgresWriter(
+    ann = PostgresWriter(
         url,
         dim,
+        ann=settings.pg_ann,
         hnsw_m=settings.pg_hnsw_m,
         ef_construction=settings.pg_hnsw_ef_construction,
         exact_below=0,
         build_memory=settings.pg_build_memory,
     )
-    with hnsw as writer:
-        index_type, hnsw_s = timed(lambda: writer.index_vectors(len(chunks)))
+    with ann as writer:
+        index_type, ann_s = timed(lambda: writer.index_vectors(len(chunks)))
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(  # what `qa index` would have recorded, had it built the index in its transaction
             "UPDATE qa_manifest SET body = jsonb_set(body, '{index_type}', to_jsonb(%s::text))", (index_type,)
         )
         _, vacuum_s = timed(lambda: conn.execute("VACUUM ANALYZE qa_chunks, qa_postings"))
         sizes = conn.execute(
-            "SELECT pg_total_relation_size('qa_chunks'), pg_relation_size('qa_chunks_hnsw'), "
-            "pg_relation_size('qa_chunks_tsv'), pg_total_relation_size('qa_postings')"
+            "SELECT pg_total_relation_size('qa_chunks'), pg_relation_size(%s), "
+            "pg_relation_size('qa_chunks_tsv'), pg_total_relation_size('qa_postings')",
+            (ANN_INDEX[settings.pg_ann],),
         ).fetchone()
-    table_mb, hnsw_mb, gin_mb, postings_mb = (round(s / 2**20, 1) for s in sizes)
+    table_mb, ann_mb, gin_mb, postings_mb = (round(s / 2**20, 1) for s in sizes)
     rate = round(len(chunks) / insert_s, 1)
     return Build(
         round(insert_s, 2),
         rate,
         round(finish_s, 2),
-        hnsw_s,
+        ann_s,
         vacuum_s,
         index_type,
         table_mb,
-        hnsw_mb,
+        ann_mb,
         gin_mb,
         postings_mb,
     )
@@ -400,6 +417,7 @@ def run_replica(url: str, queries: list[str], query_vectors: np.ndarray, setting
     spec = {
         "url": url,
         "ef_search": settings.pg_ef_search,
+        "probes": settings.pg_ivfflat_probes,
         "rrf_k": settings.rrf_k,
         "top_k": settings.top_k,
         "repeat": repeat,
