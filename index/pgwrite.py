@@ -32,7 +32,6 @@ from qa.errors import IndexCorruptError
 from qa.pgstore import (
     ANN_INDEX,
     CONNECT_TIMEOUT,
-    index_lists,
     lexeme,
     register_types,
     unavailable_as_error,
@@ -51,12 +50,21 @@ LISTS_SLACK = 2.0  # an IVFFlat index is rebuilt when its lists are off the tabl
 
 def ivfflat_lists(rows: int) -> int:
     """IVFFlat lists for a table: rows / 500 up to 1M rows, 2 sqrt(rows) beyond (both 2,000 at 1M), at least 1.
-    At 1M rows, 2,000 lists at 5% probed gave recall@10 0.977 in 26 ms, 1,000 at 5% 0.963 in the same time
-    (docs/measurements/ivfflat-1m-20261204); pgvector suggests rows / 1000 and sqrt(rows), with fewer probes.
+    At 1M rows, 2,000 lists with 100 probed gave recall@10 0.977 in 26 ms, 1,000 with 50 probed 0.963 in the
+    same time (docs/measurements/ivfflat-1m-20261204); pgvector suggests rows / 1000 and sqrt(rows).
     ivfflat_lists(100_000) == 200; ivfflat_lists(4_000_000) == 4000"""
     if rows <= 1_000_000:
         return max(1, rows // 500)
     return round(2 * rows**0.5)
+
+
+def index_lists(conn) -> int:
+    """The lists of qa_chunks' IVFFlat index, from its storage options (0 when there is none)."""
+    row = conn.execute(
+        "SELECT reloptions FROM pg_class WHERE oid = to_regclass(%s)", (ANN_INDEX["ivfflat"],)
+    ).fetchone()
+    options = dict(o.split("=", 1) for o in (row[0] or [])) if row else {}
+    return int(options.get("lists", 0))
 
 
 def tsvector_of(text: str) -> tuple[str, int]:

@@ -13,7 +13,6 @@ qa_stats (for BM25). They are written by index/pgwrite.py.
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections import Counter
@@ -119,10 +118,9 @@ def unavailable_as_error(url: str) -> Iterator[None]:
 class PostgresStore:
     """The `qa.store.Store` protocol over a database, through a few reused connections."""
 
-    def __init__(self, url: str, expected: Manifest | None = None, ef_search: int = 100, probes: float = 0.05) -> None:
-        """ef_search: HNSW's candidate list; probes: the share of an IVFFlat index's lists a query searches."""
-        self.url, self.expected, self.ef_search, self.probe_share = url, expected, ef_search, probes
-        self._probes = 0  # IVFFlat lists a query searches; 0 without an IVFFlat index (read with the manifest)
+    def __init__(self, url: str, expected: Manifest | None = None, ef_search: int = 100, probes: int = 100) -> None:
+        """ef_search: HNSW's candidate list; probes: the lists of an IVFFlat index a query searches."""
+        self.url, self.expected, self.ef_search, self.probes = url, expected, ef_search, probes
         self._pool = _Connections(url, self._configure)
         self._manifest: Manifest | None = None
         self._manifest_read = 0.0
@@ -131,7 +129,7 @@ class PostgresStore:
 
     @classmethod
     def connect(
-        cls, url: str, expected: Manifest | None = None, ef_search: int = 100, probes: float = 0.05
+        cls, url: str, expected: Manifest | None = None, ef_search: int = 100, probes: int = 100
     ) -> PostgresStore:
         """Connect and check the manifest now: an unreachable database, a missing or mismatched index is an
         error here, with what to run."""
@@ -149,6 +147,7 @@ class PostgresStore:
         except Exception:  # no vector extension yet: no index either, which the manifest check reports
             pass
         conn.execute(f"SET hnsw.ef_search = {int(self.ef_search)}")
+        conn.execute(f"SET ivfflat.probes = {int(self.probes)}")  # every list, when there are fewer
 
     @contextmanager
     def _cursor(self):
@@ -174,7 +173,6 @@ class PostgresStore:
                 if (schema := url_schema(self.url)) and cur.execute("SELECT current_schema()").fetchone()[0] != schema:
                     raise not_built
                 row = cur.execute("SELECT body FROM qa_manifest WHERE id = 1").fetchone()
-                self._probes = ivfflat_probes(index_lists(cur), self.probe_share)  # the lists of this build
         except psycopg.errors.UndefinedTable:
             raise not_built from None
         if row is None:
@@ -191,10 +189,7 @@ class PostgresStore:
     def dense(self, query_vector: np.ndarray, n: int) -> list[int]:
         if n == 0:
             return []
-        _ = self.manifest  # re-read after MANIFEST_TTL: a rebuild may have changed the lists
         with self._cursor() as cur:
-            if self._probes:  # per query: a pooled connection may predate the build
-                cur.execute(f"SET ivfflat.probes = {int(self._probes)}")
             rows = cur.execute(
                 "SELECT seq FROM qa_chunks ORDER BY embedding <#> %s LIMIT %s", (vector_param(query_vector), n)
             ).fetchall()
@@ -243,18 +238,6 @@ class PostgresStore:
                 "LEFT JOIN qa_chunks c ON c.source = d.source GROUP BY d.source ORDER BY d.source"
             ).fetchall()
         return [DocumentSummary(s, t, n, Metadata.from_dict(m or {})) for s, t, n, m in rows]
-
-
-def index_lists(cur) -> int:
-    """The lists of qa_chunks' IVFFlat index, from its storage options (0 when there is none)."""
-    row = cur.execute("SELECT reloptions FROM pg_class WHERE oid = to_regclass(%s)", (ANN_INDEX["ivfflat"],)).fetchone()
-    options = dict(o.split("=", 1) for o in (row[0] or [])) if row else {}
-    return int(options.get("lists", 0))
-
-
-def ivfflat_probes(lists: int, share: float) -> int:
-    """Lists a query searches: ivfflat_probes(2000, 0.05) == 100; at least 1, none without lists."""
-    return min(lists, max(1, math.ceil(lists * share))) if lists else 0
 
 
 class _Connections:

@@ -77,11 +77,11 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = None  # may carry a password: never shown
     # The approximate index above pg_exact_below chunks. IVFFlat (the default): rows / 500 lists up to 1M rows,
     # 2 sqrt(rows) beyond (index.pgwrite.ivfflat_lists), pg_ivfflat_probes of them searched. At 1M interpolated rows
-    # (docs/measurements/ivfflat-1m-20261204) 2,000 lists built in 90 s and gave recall@10 0.977 at 5% probed
+    # (docs/measurements/ivfflat-1m-20261204) 2,000 lists built in 90 s and gave recall@10 0.977 at 100 probes
     # (26 ms a dense query); HNSW m=32/128 took 648 s and gave 0.763 at ef_search 200, 0.855 at 800; m=48/256
     # 1,418 s and 0.911 at 1,000, pgvector's cap (docs/measurements/hnsw-1m-20261203).
     pg_ann: Literal["ivfflat", "hnsw"] = "ivfflat"
-    pg_ivfflat_probes: float = Field(0.05, gt=0, le=1)  # share of the lists each query searches
+    pg_ivfflat_probes: int = Field(100, ge=1)  # lists each query searches (pgvector's ivfflat.probes)
     # HNSW: at 100k synthetic chunks m=16/ef_construction=64 gave recall@10 0.55 at ef_search 100 (0.72 at
     # 400); m=32/128 gave 0.95 at 100 and 0.965 at 200, for a 3.6x longer build (qa bench)
     pg_hnsw_m: int = 32

@@ -18,9 +18,10 @@ from fastapi.testclient import TestClient
 
 from index.build import PostgresTarget, build_index
 from index.db import start_local, stop_local
+from index.pgwrite import index_lists
 from qa.assistant import Assistant
 from qa.errors import IndexMismatchError, IndexNotBuiltError
-from qa.pgstore import ANN_INDEX, DatabaseUnavailableError, PostgresStore, describe, index_lists
+from qa.pgstore import ANN_INDEX, DatabaseUnavailableError, PostgresStore, describe
 from qa.records import ChunkerSettings
 from qa.retrieve import HybridRetriever
 from qa.settings import ROOT, Settings
@@ -174,10 +175,10 @@ def test_the_ann_index_above_the_threshold_finds_what_exact_search_finds(databas
     store.close()
 
 
-def test_ivfflat_probes_the_share_of_its_lists_it_is_told(database, seed_corpus, monkeypatch):
+def test_ivfflat_probes_as_many_lists_as_it_is_told(database, seed_corpus, monkeypatch):
     monkeypatch.setattr("index.pgwrite.ivfflat_lists", lambda rows: 8)  # 41 chunks in 8 lists
     build_index(seed_corpus, target(database, exact_below=10), FakeEmbedder(), ChunkerSettings())
-    every, one = PostgresStore.connect(database, FINGERPRINT, probes=1.0), PostgresStore.connect(database, probes=0.01)
+    every, one = PostgresStore.connect(database, FINGERPRINT, probes=100), PostgresStore.connect(database, probes=1)
     assert store_lists(database) == 8 and every.manifest.index_type == "ivfflat (pgvector, lists=8)"
     vectors = FakeEmbedder().embed(QUESTIONS[:20])
     assert all(every.dense(v, 5) == exact_top(database, v) for v in vectors)  # every list searched: exact
@@ -228,9 +229,9 @@ def test_changing_the_kind_of_index_replaces_the_old_one(database, seed_corpus):
 
 def test_the_index_kind_and_probes_settings_are_checked(monkeypatch):
     monkeypatch.setenv("QA_PG_ANN", "hnsw")
-    monkeypatch.setenv("QA_PG_IVFFLAT_PROBES", "0.1")
-    assert (Settings().pg_ann, Settings().pg_ivfflat_probes) == ("hnsw", 0.1)
-    for name, bad in (("QA_PG_ANN", "diskann"), ("QA_PG_IVFFLAT_PROBES", "0"), ("QA_PG_IVFFLAT_PROBES", "2")):
+    monkeypatch.setenv("QA_PG_IVFFLAT_PROBES", "40")
+    assert (Settings().pg_ann, Settings().pg_ivfflat_probes) == ("hnsw", 40)
+    for name, bad in (("QA_PG_ANN", "diskann"), ("QA_PG_IVFFLAT_PROBES", "0"), ("QA_PG_IVFFLAT_PROBES", "0.5")):
         monkeypatch.setenv(name, bad)
         with pytest.raises(ValueError):
             Settings()

@@ -98,7 +98,7 @@ class PostgresScale:
     lexical_rows: Latency  # rows sharing a term with the question (BM25 reads IMPACT_TOP postings a term at most)
     hybrid: Latency  # HybridRetriever.retrieve(question, top_k, its vector)
     recall: float  # dense top RECALL_K against exact search
-    wide_setting: float  # WIDE × the probed share of IVFFlat's lists (at most 1), or × HNSW's ef_search
+    wide_setting: int  # WIDE × IVFFlat's probes, or × HNSW's ef_search
     wide_recall: float  # what recall that wider search buys
     wide_recall: float
     faiss: SearchComparison  # the same vectors in FAISS, as the ann section measures them
@@ -136,7 +136,7 @@ class PostgresRun:
     queries: int  # dense search and recall
     lexical_queries: int  # evenly spaced ones of them: BM25, hybrid retrieval and the replica
     ann: str  # Settings.pg_ann
-    ivfflat_probes: float
+    ivfflat_probes: int
     ef_search: int
     hnsw_m: int
     ef_construction: int
@@ -270,13 +270,14 @@ def measure_size(url, base, rows, queries, query_vectors, settings, repeat, lexi
         file=sys.stderr,
     )
     store = PostgresStore.connect(url, ef_search=settings.pg_ef_search, probes=settings.pg_ivfflat_probes)
-    wide_setting = wider(settings)
     try:
         first_key = _first_key(url)
         retriever = HybridRetriever(store, None, settings.rrf_k)  # no embedder: every query brings its vector
         dense = latency(lambda v: store.dense(v, CANDIDATES), list(query_vectors), repeat)
         recall = dense_recall(store, vectors, query_vectors, first_key)
-        wide = PostgresStore.connect(url, ef_search=WIDE * settings.pg_ef_search, probes=wide_setting)
+        wide = PostgresStore.connect(
+            url, ef_search=WIDE * settings.pg_ef_search, probes=WIDE * settings.pg_ivfflat_probes
+        )
         try:
             wide_recall = dense_recall(wide, vectors, query_vectors, first_key)
         finally:
@@ -293,16 +294,10 @@ def measure_size(url, base, rows, queries, query_vectors, settings, repeat, lexi
     del hnsw
     shared = lexical_rows(base.chunks, rows, few)
     seconds = round(time.perf_counter() - started, 1)
-    if settings.pg_ann == "hnsw":
-        wide_setting = WIDE * settings.pg_ef_search
+    wide_setting = WIDE * (settings.pg_ef_search if settings.pg_ann == "hnsw" else settings.pg_ivfflat_probes)
     return PostgresScale(
         rows, build, dense, lexical, shared, hybrid, recall, wide_setting, wide_recall, faiss, replica, seconds
     )
-
-
-def wider(settings) -> float:
-    """WIDE × the probed share of the lists, at most all of them (HNSW's wider ef_search is set apart)."""
-    return min(1.0, WIDE * settings.pg_ivfflat_probes)
 
 
 def build_tables(url: str, base, chunks: list, vectors: np.ndarray, settings) -> Build:

@@ -124,7 +124,7 @@ def index_rows(scale: int) -> list[Row]:
 PG_ROWS = (
     Row(
         "postgres",
-        "pgvector index / IVFFlat share of lists probed / HNSW m / ef_construction / ef_search",
+        "pgvector index / IVFFlat probes / HNSW m / ef_construction / ef_search",
         ("pg.ann", "pg.ivfflat_probes", "pg.hnsw_m", "pg.ef_construction", "pg.ef_search"),
         "",
     ),
@@ -164,7 +164,7 @@ def pg_rows(label: str) -> list[Row]:
         Row(group, "pgvector recall@10 against exact", (f"{p}.recall@10",), "ratio"),
         Row(
             group,
-            "… at a 4× wider search (share of lists, or ef_search)",
+            "… at a 4× wider search (probes, or ef_search)",
             (f"{p}.wide_recall@10", f"{p}.wide_setting"),
             "",
         ),
