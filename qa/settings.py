@@ -75,8 +75,8 @@ class Settings(BaseSettings):
     # index in PostgreSQL + pgvector instead of files; QA_LLM_URL=http://host:port/v1 asks an OpenAI-compatible
     # server instead of the in-process model; QA_EMBEDDING_URL does the same for embeddings.
     database_url: SecretStr | None = None  # may carry a password: never shown
-    # The approximate index above pg_exact_below chunks. IVFFlat (the default): rows / 500 lists up to 1M rows,
-    # 2 sqrt(rows) beyond (index.pgwrite.ivfflat_lists), pg_ivfflat_probes of them searched. At 1M interpolated rows
+    # The approximate index above pg_exact_below chunks. IVFFlat (the default): 2 sqrt(rows) lists
+    # (index.pgwrite.ivfflat_lists), pg_ivfflat_probes of them searched. At 1M interpolated rows
     # (docs/measurements/ivfflat-1m-20261204) 2,000 lists built in 90 s and gave recall@10 0.977 at 100 probes
     # (26 ms a dense query); HNSW m=32/128 took 648 s and gave 0.763 at ef_search 200, 0.855 at 800; m=48/256
     # 1,418 s and 0.911 at 1,000, pgvector's cap (docs/measurements/hnsw-1m-20261203).

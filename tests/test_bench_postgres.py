@@ -29,7 +29,7 @@ def test_the_figures_of_one_size_are_sane(run):
     (scale,) = run.scales
     assert scale.rows == ROWS and run.base_chunks == 41 and run.queries == 2
     assert scale.build.insert_rows_per_s > 0 and scale.build.ann_build_s > 0
-    assert scale.build.index_type == "ivfflat (pgvector, lists=4)" and scale.build.ann_mb > 0  # 2000 // 500
+    assert scale.build.index_type == "ivfflat (pgvector, lists=89)" and scale.build.ann_mb > 0  # 2 sqrt(2000)
     for part in (scale.dense, scale.lexical, scale.hybrid, scale.replica.hybrid, scale.lexical_rows):
         assert 0 < part.p50 <= part.p95
     assert 0 <= scale.recall <= 1 and 0 <= scale.wide_recall <= 1 and 0 <= scale.faiss.hnsw_recall <= 1

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from index.build import PostgresTarget, build_index
 from index.db import start_local, stop_local
-from index.pgwrite import index_lists
+from index.pgwrite import index_lists, ivfflat_lists
 from qa.assistant import Assistant
 from qa.errors import IndexMismatchError, IndexNotBuiltError
 from qa.pgstore import ANN_INDEX, DatabaseUnavailableError, PostgresStore, describe
@@ -173,6 +173,10 @@ def test_the_ann_index_above_the_threshold_finds_what_exact_search_finds(databas
         vector = embedder.embed([question])[0]
         assert store.dense(vector, 5) == exact_top(database, vector)
     store.close()
+
+
+def test_ivfflat_lists_grow_with_the_square_root_of_the_rows():
+    assert [ivfflat_lists(n) for n in (1, 50_000, 100_000, 1_000_000)] == [2, 447, 632, 2000]
 
 
 def test_ivfflat_probes_as_many_lists_as_it_is_told(database, seed_corpus, monkeypatch):
