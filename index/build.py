@@ -49,10 +49,12 @@ class BuildReport:
     skipped: list[Skipped] = field(default_factory=list)
     unchanged: bool = False
     seconds: float = 0.0
+    vector_index: str = ""  # an unchanged corpus whose vector index was made again, as the settings now ask
 
     def summary(self) -> str:
         if self.unchanged:
-            return f"index is up to date: {self.files} files, {self.chunks} chunks; {len(self.skipped)} skipped"
+            remade = f"; vector index now {self.vector_index}" if self.vector_index else ""
+            return f"index is up to date: {self.files} files, {self.chunks} chunks; {len(self.skipped)} skipped{remade}"
         return (
             f"{self.files} files, {self.chunks} chunks ({self.embedded} embedded, {self.reused} reused); "
             f"+{len(self.added)} ~{len(self.changed)} -{len(self.deleted)} files; {len(self.skipped)} skipped; "
@@ -77,8 +79,9 @@ class Target(Protocol):
 
     def save(self, fingerprint: Manifest, docs: list[SourceDoc], chunks: list[Chunk], vectors: np.ndarray) -> None: ...
 
-    def refresh(self, manifest: Manifest) -> None:
-        """When nothing changed: bring what the index's settings decide (its kind of vector index) up to date."""
+    def refresh(self, manifest: Manifest) -> str | None:
+        """When nothing changed: bring what the index's settings decide (its kind of vector index) up to date;
+        what the vector index is now, if that changed."""
         ...
 
 
@@ -128,8 +131,10 @@ def _build(
     deleted = sorted(set(old_files) - set(new_files))
     changed = sorted(s for s in new_files if s in old_files and old_files[s] != new_files[s])
     if old_manifest and old_manifest.chunks_digest == fingerprint.chunks_digest and not (added or deleted or changed):
-        target.refresh(old_manifest)
-        return BuildReport(len(docs), len(chunks), 0, len(chunks), skipped=skipped, unchanged=True)
+        vector_index = target.refresh(old_manifest) or ""
+        return BuildReport(
+            len(docs), len(chunks), 0, len(chunks), skipped=skipped, unchanged=True, vector_index=vector_index
+        )
 
     vectors, embedded = _embed(chunks, old_vectors, embedder, progress)
     target.save(fingerprint, docs, chunks, vectors)
@@ -173,8 +178,8 @@ class FileTarget:
     def clear(self) -> None:
         pass  # the new store replaces the old one whole
 
-    def refresh(self, manifest: Manifest) -> None:
-        pass  # the vector index (flat, or HNSW by size) is decided by the chunks alone
+    def refresh(self, manifest: Manifest) -> str | None:
+        return None  # the vector index (flat, or HNSW by size) is decided by the chunks alone
 
     def save(self, fingerprint: Manifest, docs: list[SourceDoc], chunks: list[Chunk], vectors: np.ndarray) -> None:
         save_store(self.index_dir, fingerprint, docs, chunks, vectors)
@@ -191,6 +196,7 @@ class PostgresTarget:
     ef_construction: int = 128
     exact_below: int = 50_000
     build_memory: str = "4GB"
+    stage: Callable[[str], None] | None = None  # told of each long step of a large build
     _writer: PostgresWriter | None = None
 
     @contextmanager
@@ -203,6 +209,7 @@ class PostgresTarget:
             ef_construction=self.ef_construction,
             exact_below=self.exact_below,
             build_memory=self.build_memory,
+            stage=self.stage,
         )
         with writer:
             self._writer = writer
@@ -226,8 +233,8 @@ class PostgresTarget:
     def clear(self) -> None:
         self.writer.clear()
 
-    def refresh(self, manifest: Manifest) -> None:
-        self.writer.refresh(manifest)
+    def refresh(self, manifest: Manifest) -> str | None:
+        return self.writer.refresh(manifest)
 
     def save(self, fingerprint: Manifest, docs: list[SourceDoc], chunks: list[Chunk], vectors: np.ndarray) -> None:
         self.writer.save(fingerprint, docs, chunks, vectors)

@@ -83,9 +83,12 @@ def index_target(s, dim: int):
     if s.database_url is None:
         return s.index_dir
     url = s.database_url.get_secret_value()
-    return PostgresTarget(
-        url, dim, s.pg_ann, s.pg_hnsw_m, s.pg_hnsw_ef_construction, s.pg_exact_below, s.pg_build_memory
-    )
+    options = {"hnsw_m": s.pg_hnsw_m, "ef_construction": s.pg_hnsw_ef_construction, "build_memory": s.pg_build_memory}
+    return PostgresTarget(url, dim, s.pg_ann, exact_below=s.pg_exact_below, stage=_say, **options)
+
+
+def _say(message: str) -> None:
+    print(f"{message}…", file=sys.stderr, flush=True)
 
 
 def cmd_db(args: argparse.Namespace) -> int:

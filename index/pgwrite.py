@@ -23,6 +23,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -90,11 +91,14 @@ class PostgresWriter:
         ef_construction: int = 128,
         exact_below: int = 50_000,
         build_memory: str = "4GB",
+        stage: Callable[[str], None] | None = None,
     ) -> None:
+        """stage: told of each long step of a large build (the vector index, the BM25 postings) as it starts."""
         if ann not in ANN_INDEX:
             raise ValueError(f"unknown approximate index {ann!r}: one of {', '.join(ANN_INDEX)}")
         self.url, self.dim, self.build_memory, self.ann = url, dim, build_memory, ann
         self.hnsw_m, self.ef_construction, self.exact_below = int(hnsw_m), int(ef_construction), exact_below
+        self.stage = stage or (lambda message: None)
         self._conn: Any = None
 
     def __enter__(self) -> PostgresWriter:
@@ -236,6 +240,10 @@ class PostgresWriter:
         self._conn.execute("DELETE FROM qa_stats")
         self._conn.execute("INSERT INTO qa_stats SELECT 1, count(*), %s, %s FROM qa_chunks", (avg, impact_avg))
         self._conn.execute("SET LOCAL work_mem = '256MB'")  # the sort by term and impact
+        if (
+            n_chunks := self._conn.execute("SELECT count(*) FROM qa_chunks WHERE seq > %s", (last_kept,)).fetchone()[0]
+        ) >= self.exact_below:
+            self.stage(f"writing the BM25 postings of {n_chunks:,} chunks")
         self._conn.execute(POSTINGS_SQL, (impact_avg, last_kept))
 
     def _stored_signatures(self) -> dict[str, str]:
@@ -252,16 +260,17 @@ class PostgresWriter:
             for r in rows
         }
 
-    def refresh(self, manifest: Manifest) -> None:
+    def refresh(self, manifest: Manifest) -> str | None:
         """An unchanged corpus: the vector index the settings ask for now (QA_PG_ANN, QA_PG_EXACT_BELOW may have
-        changed), recorded in the manifest."""
+        changed), recorded in the manifest; what it is, when it changed."""
         index_type = self.index_vectors(manifest.n_chunks)
-        if index_type != manifest.index_type:
-            log.info("vector index: %s (was %s)", index_type, manifest.index_type or "none")
-            self._conn.execute(
-                "UPDATE qa_manifest SET body = jsonb_set(body, '{index_type}', to_jsonb(%s::text)) WHERE id = 1",
-                (index_type,),
-            )
+        if index_type == manifest.index_type:
+            return None
+        self._conn.execute(
+            "UPDATE qa_manifest SET body = jsonb_set(body, '{index_type}', to_jsonb(%s::text)) WHERE id = 1",
+            (index_type,),
+        )
+        return index_type
 
     def index_vectors(self, n_chunks: int) -> str:
         """The approximate index above the exact-search threshold, built after the rows are in, as pgvector
@@ -278,16 +287,20 @@ class PostgresWriter:
             if built and lists / LISTS_SLACK <= built <= lists * LISTS_SLACK:
                 return f"ivfflat (pgvector, lists={built})"
             self._conn.execute(f"DROP INDEX IF EXISTS {ANN_INDEX['ivfflat']}")
-            self._create(f"ivfflat (embedding vector_ip_ops) WITH (lists = {lists})")
+            self._create(f"ivfflat (embedding vector_ip_ops) WITH (lists = {lists})", n_chunks)
             return f"ivfflat (pgvector, lists={lists})"
         if not self._conn.execute(f"SELECT to_regclass('{ANN_INDEX['hnsw']}')").fetchone()[0]:
             self._create(
-                f"hnsw (embedding vector_ip_ops) WITH (m = {self.hnsw_m}, ef_construction = {self.ef_construction})"
+                f"hnsw (embedding vector_ip_ops) WITH (m = {self.hnsw_m}, ef_construction = {self.ef_construction})",
+                n_chunks,
             )
         return f"hnsw (pgvector, m={self.hnsw_m}, ef_construction={self.ef_construction})"
 
-    def _create(self, method: str) -> None:
+    def _create(self, method: str, n_chunks: int) -> None:
         """CREATE INDEX with the build's memory, warning when the HNSW graph outgrows it."""
+        self.stage(
+            f"building the vector index of {n_chunks:,} chunks: {method.split(' (')[0]} {method.split('WITH ')[-1]}"
+        )
         self._conn.execute("SELECT set_config('maintenance_work_mem', %s, true)", (self.build_memory,))
         self._conn.add_notice_handler(self._warn_if_spilled)
         try:

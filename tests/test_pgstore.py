@@ -222,10 +222,18 @@ def test_ivfflat_is_rebuilt_when_the_table_outgrows_its_lists_and_kept_otherwise
 
 
 def test_changing_the_kind_of_index_replaces_the_old_one(database, seed_corpus):
-    build_index(seed_corpus, target(database, ann="hnsw", exact_below=10), FakeEmbedder(), ChunkerSettings())
+    said: list[str] = []
+    build_index(seed_corpus, target(database, ann="hnsw", exact_below=10, stage=said.append), FakeEmbedder())
     assert ann_indexes(database) == ["qa_chunks_hnsw"]
-    build_index(seed_corpus, target(database, ann="ivfflat", exact_below=10), FakeEmbedder(), ChunkerSettings())
-    assert ann_indexes(database) == ["qa_chunks_ivfflat"]
+    assert said == [
+        "building the vector index of 41 chunks: hnsw (m = 32, ef_construction = 128)",
+        "writing the BM25 postings of 41 chunks",
+    ]
+    report = build_index(seed_corpus, target(database, ann="ivfflat", exact_below=10), FakeEmbedder())
+    assert ann_indexes(database) == ["qa_chunks_ivfflat"]  # no file changed: the index the settings ask for
+    assert report.summary().endswith("vector index now ivfflat (pgvector, lists=13)")  # 2 sqrt(41)
+    report = build_index(seed_corpus, target(database, ann="ivfflat", exact_below=10), FakeEmbedder())
+    assert report.summary().endswith("0 skipped")  # nothing to make again
     build_index(seed_corpus, target(database, exact_below=1000), FakeEmbedder(), ChunkerSettings())
     assert ann_indexes(database) == []  # below the threshold: exact search
     assert PostgresStore.connect(database, FINGERPRINT).manifest.index_type == "exact (pgvector)"
