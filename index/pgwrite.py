@@ -99,6 +99,8 @@ class PostgresWriter:
         self.url, self.dim, self.build_memory, self.ann = url, dim, build_memory, ann
         self.hnsw_m, self.ef_construction, self.exact_below = int(hnsw_m), int(ef_construction), exact_below
         self.stage = stage or (lambda message: None)
+        self._retired: list[str] = []  # vector indexes this build drops at its end (_swap_vectors)
+        self._renamed: tuple[str, str] | None = None  # (new, old): a rebuilt index takes its old name there
         self._conn: Any = None
 
     def __enter__(self) -> PostgresWriter:
@@ -132,8 +134,6 @@ class PostgresWriter:
             "CREATE TABLE IF NOT EXISTS qa_manifest (id int PRIMARY KEY CHECK (id = 1), body jsonb NOT NULL)",
             "CREATE TABLE IF NOT EXISTS qa_documents (source text PRIMARY KEY, title text NOT NULL, "
             "text text NOT NULL, metadata jsonb NOT NULL, file_hash text NOT NULL)",
-            # where its pages or slides begin, [[offset, "page 2"], ...] (databases made before have none yet)
-            "ALTER TABLE qa_documents ADD COLUMN IF NOT EXISTS locations jsonb NOT NULL DEFAULT '[]'",
             f"CREATE TABLE IF NOT EXISTS qa_chunks (seq bigserial PRIMARY KEY, chunk_id text UNIQUE NOT NULL, "
             "source text NOT NULL REFERENCES qa_documents ON DELETE CASCADE, title text NOT NULL, "
             "text text NOT NULL, start_at int NOT NULL, end_at int NOT NULL, metadata jsonb NOT NULL, "
@@ -145,12 +145,23 @@ class PostgresWriter:
             "CREATE TABLE IF NOT EXISTS qa_terms (term text PRIMARY KEY, chunks int NOT NULL)",
             "CREATE TABLE IF NOT EXISTS qa_stats (id int PRIMARY KEY CHECK (id = 1), n_chunks bigint NOT NULL, "
             "avg_terms float8 NOT NULL)",
-            "ALTER TABLE qa_stats ADD COLUMN IF NOT EXISTS impact_avg_terms float8",  # what the impacts used
             "CREATE TABLE IF NOT EXISTS qa_postings (term text NOT NULL, seq bigint NOT NULL, tf int NOT NULL, "
             "dl int NOT NULL, impact real NOT NULL)",
             "CREATE INDEX IF NOT EXISTS qa_postings_top ON qa_postings (term, impact DESC, seq) INCLUDE (tf, dl)",
         ):
             self._conn.execute(statement)
+        # columns that databases made by earlier versions lack: ALTER TABLE locks out every reader until the
+        # build commits, so only when one is missing
+        self._add_column("qa_documents", "locations", "jsonb NOT NULL DEFAULT '[]'")  # [[offset, "page 2"], ...]
+        self._add_column("qa_stats", "impact_avg_terms", "float8")  # the average length the impacts used
+
+    def _add_column(self, table: str, column: str, definition: str) -> None:
+        found = self._conn.execute(
+            "SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attname = %s AND NOT attisdropped",
+            (table, column),
+        ).fetchone()
+        if not found:
+            self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
     def manifest(self) -> Manifest | None:
         row = self._conn.execute("SELECT body FROM qa_manifest WHERE id = 1").fetchone()
@@ -209,7 +220,7 @@ class PostgresWriter:
         rows = [(c, v) for c, v in zip(chunks, vectors) if c.source in fresh]
         insert_chunks(self._conn, rows, progress)
         n_chunks = self._conn.execute("SELECT count(*) FROM qa_chunks").fetchone()[0]
-        index_type = self.index_vectors(n_chunks)
+        index_type = self._prepare_vectors(n_chunks)
         self._conn.execute("DELETE FROM qa_terms")
         self._conn.execute("INSERT INTO qa_terms SELECT word, ndoc FROM ts_stat('SELECT tsv FROM qa_chunks')")
         self.write_postings(last_kept)
@@ -222,6 +233,7 @@ class PostgresWriter:
         )
         if n_chunks != len(chunks):
             raise IndexCorruptError(f"the database holds {n_chunks} chunks after the build, not {len(chunks)}")
+        self._swap_vectors()
         self._conn.execute(
             "INSERT INTO qa_manifest (id, body) VALUES (1, %s) ON CONFLICT (id) DO UPDATE SET body = excluded.body",
             (json.dumps(manifest.to_dict()),),
@@ -273,40 +285,64 @@ class PostgresWriter:
         return index_type
 
     def index_vectors(self, n_chunks: int) -> str:
+        """The vector index for n_chunks rows, made and swapped in now (the bench times this step alone)."""
+        index_type = self._prepare_vectors(n_chunks)
+        self._swap_vectors()
+        return index_type
+
+    def _prepare_vectors(self, n_chunks: int) -> str:
         """The approximate index above the exact-search threshold, built after the rows are in, as pgvector
-        advises; the other kind's index, if any, goes. HNSW takes new rows into its graph, so an existing one
-        stays. IVFFlat assigns new rows to the lists its build made: it is built again when the table has
-        outgrown (or shrunk from) its lists by more than LISTS_SLACK."""
+        advises. HNSW takes new rows into its graph, so an existing one stays. IVFFlat assigns new rows to the
+        lists its build made: it is built again when the table has outgrown (or shrunk from) its lists by more
+        than LISTS_SLACK. A new index is built beside the old one (CREATE INDEX lets readers on); the indexes
+        that go are dropped by _swap_vectors at the end of the build, since DROP INDEX locks every reader out
+        until the commit."""
+        existing = [kind for kind, name in ANN_INDEX.items() if self._exists(name)]
         if n_chunks < self.exact_below:
-            self._conn.execute(f"DROP INDEX IF EXISTS {ANN_INDEX['hnsw']}, {ANN_INDEX['ivfflat']}")
+            self._retired = [ANN_INDEX[kind] for kind in existing]
             return "exact (pgvector)"
-        other = ANN_INDEX["hnsw" if self.ann == "ivfflat" else "ivfflat"]
-        self._conn.execute(f"DROP INDEX IF EXISTS {other}")
+        self._retired = [ANN_INDEX[kind] for kind in existing if kind != self.ann]
         if self.ann == "ivfflat":
             lists, built = ivfflat_lists(n_chunks), index_lists(self._conn)
             if built and lists / LISTS_SLACK <= built <= lists * LISTS_SLACK:
                 return f"ivfflat (pgvector, lists={built})"
-            self._conn.execute(f"DROP INDEX IF EXISTS {ANN_INDEX['ivfflat']}")
             self._create(f"ivfflat (embedding vector_ip_ops) WITH (lists = {lists})", n_chunks)
             return f"ivfflat (pgvector, lists={lists})"
-        if not self._conn.execute(f"SELECT to_regclass('{ANN_INDEX['hnsw']}')").fetchone()[0]:
+        if "hnsw" not in existing:
             self._create(
                 f"hnsw (embedding vector_ip_ops) WITH (m = {self.hnsw_m}, ef_construction = {self.ef_construction})",
                 n_chunks,
             )
         return f"hnsw (pgvector, m={self.hnsw_m}, ef_construction={self.ef_construction})"
 
+    def _exists(self, index: str) -> bool:
+        return self._conn.execute("SELECT to_regclass(%s)", (index,)).fetchone()[0] is not None
+
     def _create(self, method: str, n_chunks: int) -> None:
-        """CREATE INDEX with the build's memory, warning when the HNSW graph outgrows it."""
+        """CREATE INDEX with the build's memory, warning when the HNSW graph outgrows it; beside an index of
+        the same name, under a name of its own until _swap_vectors."""
+        name = ANN_INDEX[self.ann]
+        if self._exists(name):
+            self._retired.append(name)
+            self._renamed = (f"{name}_new", name)
+            name = f"{name}_new"
         self.stage(
             f"building the vector index of {n_chunks:,} chunks: {method.split(' (')[0]} {method.split('WITH ')[-1]}"
         )
         self._conn.execute("SELECT set_config('maintenance_work_mem', %s, true)", (self.build_memory,))
         self._conn.add_notice_handler(self._warn_if_spilled)
         try:
-            self._conn.execute(f"CREATE INDEX {ANN_INDEX[self.ann]} ON qa_chunks USING {method}")
+            self._conn.execute(f"CREATE INDEX {name} ON qa_chunks USING {method}")
         finally:
             self._conn.remove_notice_handler(self._warn_if_spilled)
+
+    def _swap_vectors(self) -> None:
+        """The old vector indexes dropped and a replacement given its name: the last steps before the commit."""
+        for index in self._retired:
+            self._conn.execute(f"DROP INDEX {index}")
+        if self._renamed:
+            self._conn.execute("ALTER INDEX {} RENAME TO {}".format(*self._renamed))
+        self._retired, self._renamed = [], None
 
     def _warn_if_spilled(self, notice) -> None:
         """pgvector's notice that the graph outgrew maintenance_work_mem, as a warning saying what to change."""

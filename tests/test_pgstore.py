@@ -221,6 +221,40 @@ def test_ivfflat_is_rebuilt_when_the_table_outgrows_its_lists_and_kept_otherwise
     store.close()
 
 
+@pytest.mark.parametrize("old", ["hnsw", "ivfflat"])
+def test_the_old_index_answers_while_a_build_is_under_way(database, seed_corpus, tmp_path, monkeypatch, old):
+    """Queries (dense, BM25, fetch, a source's text) are not held up by the locks of a build in progress that
+    replaces the vector index (HNSW by IVFFlat; IVFFlat by one with more lists), until it commits."""
+    monkeypatch.setattr("index.pgwrite.ivfflat_lists", lambda rows: 1 if rows <= 41 else 20)
+    build_index(seed_corpus, target(database, ann=old, exact_below=10), FakeEmbedder())
+    store = PostgresStore.connect(database, FINGERPRINT)
+    retriever = HybridRetriever(store, FakeEmbedder())
+    source = sorted(store.docs)[0]
+
+    def answer() -> tuple:
+        return [p.chunk_id for p in retriever.retrieve(QUESTIONS[0])], store.docs[source].text[:50]
+
+    before, during = answer(), []
+
+    def meanwhile(step: str) -> None:  # each long step of the new build, its transaction open
+        got: list = []
+        asking = threading.Thread(target=lambda: got.append(answer()), daemon=True)
+        asking.start()
+        asking.join(10)
+        during.append((step.split(":")[0], got[0] if got else "held up"))
+
+    corpus = tmp_path / "grown"
+    shutil.copytree(seed_corpus, corpus)
+    (corpus / "added.txt").write_text("An added page about the catalogue of lenders, its shelves and its loans.")
+    build_index(corpus, target(database, ann="ivfflat", exact_below=10, stage=meanwhile), FakeEmbedder())
+    assert during and all(answer == before for _, answer in during), during
+    assert ann_indexes(database) == ["qa_chunks_ivfflat"] and store_lists(database) == 20
+    store.close()
+    after = PostgresStore.connect(database, FINGERPRINT)
+    assert after.n_chunks == 42
+    after.close()
+
+
 def test_changing_the_kind_of_index_replaces_the_old_one(database, seed_corpus):
     said: list[str] = []
     build_index(seed_corpus, target(database, ann="hnsw", exact_below=10, stage=said.append), FakeEmbedder())
