@@ -244,18 +244,19 @@ class PostgresWriter:
         """qa_stats, and the postings of the chunks after seq `last_kept` (the new ones), or of every chunk
         when the average length moved by more than IMPACT_DRIFT since the kept rows' impacts were made."""
         old = self._conn.execute("SELECT impact_avg_terms FROM qa_stats WHERE id = 1").fetchone()
-        avg = self._conn.execute("SELECT coalesce(avg(n_terms), 1)::float8 FROM qa_chunks").fetchone()[0]
+        avg, total, fresh = self._conn.execute(
+            "SELECT coalesce(avg(n_terms), 1)::float8, count(*), count(*) FILTER (WHERE seq > %s) FROM qa_chunks",
+            (last_kept,),
+        ).fetchone()
         impact_avg = old[0] if old and old[0] else None
         if impact_avg is None or abs(avg / impact_avg - 1) > IMPACT_DRIFT:
             self._conn.execute("DELETE FROM qa_postings")
-            impact_avg, last_kept = avg, 0
+            impact_avg, last_kept, fresh = avg, 0, total
         self._conn.execute("DELETE FROM qa_stats")
         self._conn.execute("INSERT INTO qa_stats SELECT 1, count(*), %s, %s FROM qa_chunks", (avg, impact_avg))
         self._conn.execute("SET LOCAL work_mem = '256MB'")  # the sort by term and impact
-        if (
-            n_chunks := self._conn.execute("SELECT count(*) FROM qa_chunks WHERE seq > %s", (last_kept,)).fetchone()[0]
-        ) >= self.exact_below:
-            self.stage(f"writing the BM25 postings of {n_chunks:,} chunks")
+        if fresh >= self.exact_below:
+            self.stage(f"writing the BM25 postings of {fresh:,} chunks")
         self._conn.execute(POSTINGS_SQL, (impact_avg, last_kept))
 
     def _stored_signatures(self) -> dict[str, str]:

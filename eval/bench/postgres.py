@@ -330,12 +330,10 @@ def build_tables(url: str, base, chunks: list, vectors: np.ndarray, settings) ->
         exact_below=0,
         build_memory=settings.pg_build_memory,
     )
-    with ann as writer:
-        index_type, ann_s = timed(lambda: writer.index_vectors(len(chunks)))
+    with ann as writer:  # as `qa index` makes the index the settings ask for, and records it in the manifest
+        written = writer.manifest()
+        index_type, ann_s = timed(lambda: writer.refresh(written) or written.index_type)
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(  # what `qa index` would have recorded, had it built the index in its transaction
-            "UPDATE qa_manifest SET body = jsonb_set(body, '{index_type}', to_jsonb(%s::text))", (index_type,)
-        )
         _, vacuum_s = timed(lambda: conn.execute("VACUUM ANALYZE qa_chunks, qa_postings"))
         sizes = conn.execute(
             "SELECT pg_total_relation_size('qa_chunks'), pg_relation_size(%s), "
