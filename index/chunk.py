@@ -7,7 +7,7 @@ A section starts at a markdown heading or at a headline followed by a date line 
 "- Date:"), so each item of a news list is its own unit and carries its own title and metadata. A heading's
 section is titled by its path ("git-clean(1) Manual Page › OPTIONS"); a heading with no text of its own
 joins the section after it. A page, slide or sheet (`SourceDoc.locations`) starts a new piece of its section,
-its chunks' `metadata.location`. Sentences are never split, and a ``` code block is kept whole: a unit longer
+its chunks' `metadata.location`. A chunk that starts inside a definition-list entry is titled by its term too. Sentences are never split, and a ``` code block is kept whole: a unit longer
 than `max_chars` becomes a chunk on its own.
 """
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 from index.metadata import extract_metadata, is_date_key
 from qa.records import SECTION_SEPARATOR, Chunk, Metadata, SourceDoc
-from qa.sentences import code_blocks, code_lines, heading, is_anaphoric, sentence_spans
+from qa.sentences import code_blocks, code_lines, entry_term, heading, is_anaphoric, sentence_spans
 
 TITLE_SEPARATOR = SECTION_SEPARATOR
 
@@ -44,7 +44,7 @@ def chunk_document(doc: SourceDoc, target_chars: int = 500, max_chars: int = 900
                 Chunk(
                     chunk_id=f"{doc.source}#{len(chunks)}",
                     source=doc.source,
-                    title=section.title,
+                    title=_title(doc.text, section, start),
                     text=doc.text[start:end],
                     start=start,
                     end=end,
@@ -52,6 +52,17 @@ def chunk_document(doc: SourceDoc, target_chars: int = 500, max_chars: int = 900
                 )
             )
     return chunks
+
+
+def _title(text: str, section: Section, start: int) -> str:
+    """The section's title; a chunk that starts inside a definition-list entry adds the entry's term
+    ("git-gc(1) Manual Page › CONFIGURATION › gc.auto"), which its text has left behind in the chunk before."""
+    line_start = text.rfind("\n", 0, start) + 1
+    if line_start == start or line_start < section.start:
+        return section.title
+    line_end = text.find("\n", line_start)
+    term = entry_term(text[line_start : line_end if line_end >= 0 else len(text)])
+    return f"{section.title}{TITLE_SEPARATOR}{term}" if term else section.title
 
 
 def units(text: str, offset: int = 0) -> list[tuple[int, int]]:

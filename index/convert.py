@@ -7,7 +7,8 @@ Documentation tools (Sphinx, asciidoc, mkdocs, Javadoc…) write the same few st
 lines that the later stages understand without knowing the tool:
 - headings become markdown heading lines ("## OPTIONS"), which the chunker uses as section titles;
 - a definition-list term stays on the line of its description ("-f, --force: Allow adding …"), so the
-  name of an option, function or glossary entry is in the sentence that says what it does;
+  name of an option, function or glossary entry is in the sentence that says what it does; the further
+  paragraphs of a description join that line (qa.sentences.entry_term reads the term back);
 - code (`<pre>`) is fenced with ``` lines and kept line by line, never re-wrapped or joined;
 - table rows become one line, cells joined by " | ";
 - navigation, sidebars, tables of contents, footers, header links ("¶") and scripts are dropped.
@@ -63,6 +64,7 @@ BLOCKS = {
     "pre",
     "html",
 } | HEADINGS
+SEPARATE = {"ul", "ol", "table", "blockquote", "figure", "details"}
 SPACE = re.compile(r"\s+")
 
 
@@ -119,6 +121,7 @@ class _Writer:
         self.lines: list[str] = []
         self.inline: list[str] = []
         self.prefix = ""  # a definition-list term waiting for the first line of its description
+        self.entry: int | None = None  # in a <dd>: the index of its line that later paragraphs join (-1: none yet)
 
     def text(self) -> str:
         self.flush()
@@ -130,6 +133,21 @@ class _Writer:
         if line:
             self.lines.append(self.prefix + line)
             self.prefix = ""
+
+    def paragraph(self) -> None:
+        """End a paragraph of a <dd>: the paragraphs after its first join the entry's line, so that each
+        sentence of the description sits on the line that names its term ("gc.auto: … The default value is
+        6700."); after code or a nested list, a paragraph starts its own line."""
+        line = _collapse("".join(self.inline))
+        self.inline = []
+        if not line:
+            return
+        if self.entry is not None and self.entry >= 0 and self.entry == len(self.lines) - 1:
+            self.lines[-1] += " " + line
+        else:
+            self.lines.append(self.prefix + line)
+            self.prefix = ""
+            self.entry = len(self.lines) - 1 if self.entry == -1 else None
 
     def emit(self, line: str) -> None:
         self.flush()
@@ -158,8 +176,14 @@ class _Writer:
                     self.emit(" | ".join(cells))
             elif tag == "br":
                 self.flush()
+            elif tag == "p" and self.entry is not None:
+                self.flush()
+                self.walk(child)
+                self.paragraph()
             elif tag in BLOCKS:
                 self.flush()
+                if tag in SEPARATE:
+                    self.entry = None  # a list or table in a description: its items keep their own lines
                 self.walk(child)
                 self.flush()
             else:
@@ -188,8 +212,10 @@ class _Writer:
             elif child.tag == "dd":
                 self.prefix = (", ".join(terms) + ": ") if terms else ""
                 terms = []
+                outer, self.entry = self.entry, -1
                 self.walk(child)
                 self.flush()
+                self.entry = outer
                 if self.prefix:  # an empty description: the term alone
                     self.lines.append(self.prefix.rstrip(": "))
                     self.prefix = ""

@@ -7,7 +7,9 @@ Prompt tokens are the main cost of an answer here (~80 tokens/s), so the model s
 A sentence's score is its cosine with the question plus a bonus for shared terms; each passage shown keeps
 its sentences in document order under a short header (title and date). The header is the only copy of the
 title: a picked sentence that is the title line itself moves into the header, whole, instead of being shown
-twice (each prompt token costs ~11 ms of time to first token on 2 cores).
+twice (each prompt token costs ~11 ms of time to first token on 2 cores), and titles do not count against
+the sentences shown. A sentence shown once is not shown again from an overlapping passage, and a sentence
+from inside a definition-list entry comes with the entry's first sentence, which names its term.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 from qa.embed import Embedder
 from qa.prompt import Evidence
 from qa.records import SECTION_SEPARATOR, Passage
-from qa.sentences import heading, is_anaphoric, sentence_spans
+from qa.sentences import entry_term, heading, is_anaphoric, sentence_spans
 from qa.tokens import terms
 
 LEXICAL_WEIGHT = 0.3
@@ -42,9 +44,13 @@ def select_evidence(
     if not candidates:
         return []
     scores = score_sentences(question, question_vector, [c[3] for c in candidates], embedder)
-    ranked = np.argsort(-scores, kind="stable")[:n_sentences]
-    chosen = {int(i) for i in ranked if scores[i] >= scores[ranked[0]] - RELATIVE_CUTOFF}
-    chosen = sorted(chosen | _neighbours(chosen, candidates))
+    is_title = [_is_title(c[3], passages[c[0] - 1].title) for c in candidates]
+    ranked = np.argsort(-scores, kind="stable")
+    # titles go to the headers, so they do not use up the sentences: a title among the top n shows whole
+    titles = {int(i) for i in ranked[:n_sentences] if is_title[i]}
+    chosen = _distinct([int(i) for i in ranked if not is_title[i]], candidates)[:n_sentences]
+    chosen = {i for i in chosen if scores[i] >= scores[chosen[0]] - RELATIVE_CUTOFF} | titles if chosen else titles
+    chosen = sorted(chosen | _neighbours(chosen, candidates) | _entry_heads(chosen, passages, candidates))
     evidence, shown_titles = [], set()
     for n, passage in enumerate(passages[:n_passages], start=1):
         picked = [candidates[i] for i in chosen if candidates[i][0] == n]
@@ -79,6 +85,33 @@ def _neighbours(chosen: set[int], candidates: list[tuple]) -> set[int]:
         if i > 0 and candidates[i - 1][0] == candidates[i][0] and is_anaphoric(candidates[i][3]):
             extra.add(i - 1)
     return extra
+
+
+def _distinct(order: list[int], candidates: list[tuple]) -> list[int]:
+    """`order` without the repeats of a sentence already in it: overlapping chunks, and pages that include
+    the same text (one option described on several manual pages), would show it twice."""
+    seen, kept = set(), []
+    for i in order:
+        key = " ".join(candidates[i][3].split()).casefold()
+        if key not in seen:
+            seen.add(key)
+            kept.append(i)
+    return kept
+
+
+def _entry_heads(chosen: set[int], passages: list[Passage], candidates: list[tuple]) -> set[int]:
+    """For a sentence inside a definition-list entry ("octopus: This resolves … This is the default …"), the
+    entry's first sentence, which names its term."""
+    heads = set()
+    for i in chosen:
+        j = i
+        while j > 0 and candidates[j - 1][0] == candidates[i][0]:
+            if _new_line(passages[candidates[i][0] - 1], candidates[j - 1], candidates[j]):
+                break
+            j -= 1
+        if j != i and entry_term(candidates[j][3]):
+            heads.add(j)
+    return heads
 
 
 def _new_line(passage: Passage, before: tuple, after: tuple) -> bool:

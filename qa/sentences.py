@@ -15,12 +15,21 @@ from qa.language import ABBREVIATIONS, ANAPHORS, SENTENCE_END
 
 FENCE = "```"
 HEADING = re.compile(r"^(#{1,6})\s+(\S.*?)\s*#*\s*$")
+# a definition-list entry as qa/index's converter writes it: "-u, --update: Update the index …", "gc.auto: When …"
+# (the term: no colon, no sentence end, at most 60 characters; then ": " and the description)
+ENTRY = re.compile(r"^((?:[^\s:.!?]|[.!?](?!\s))(?:[^:.!?]|[.!?](?!\s)){0,59}):\s+\S")
 
 
 def heading(line: str) -> tuple[int, str] | None:
     """A markdown heading line's level and text: heading("## OPTIONS") == (2, "OPTIONS"); else None."""
     m = HEADING.match(line)
     return (len(m.group(1)), m.group(2)) if m else None
+
+
+def entry_term(line: str) -> str | None:
+    """The term a definition-list line describes: entry_term("gc.auto: When there are …") == "gc.auto"."""
+    m = ENTRY.match(line)
+    return m.group(1) if m and not heading(line) else None
 
 
 def code_lines(lines: list[str]) -> set[int]:

@@ -206,3 +206,13 @@ def test_markdown_heading_is_the_section_title_whatever_the_body():
 def test_markdown_heading_is_not_a_content_type():
     sections = find_sections(SourceDoc("notes.md", KNOWN, title="Notes"))
     assert [s.metadata.content_type for s in sections] == ["", ""]
+
+
+def test_a_chunk_that_starts_inside_a_definition_entry_is_titled_by_its_term_too():
+    entry = "gc.auto: When there are more than this many loose objects, git gc --auto packs them. " * 6
+    text = f"# git-gc(1)\n## CONFIGURATION\n{entry}The default value is 6700.\ngc.autoDetach: Run in background."
+    doc = SourceDoc("gc.html", text, "git-gc(1)")
+    chunks = chunk_document(doc, target_chars=200, max_chars=300)
+    assert chunks[0].title == "git-gc(1) › CONFIGURATION"
+    later = [c for c in chunks if "6700" in c.text]
+    assert later and later[0].title == "git-gc(1) › CONFIGURATION › gc.auto"

@@ -36,9 +36,21 @@ def test_a_manual_page_keeps_headings_terms_and_code():
         "          [-n] [--] [<pathspec>…]",
         "```",
         "## OPTIONS",
-        "-n, --dry-run: Don’t actually remove anything, just show what would be done.",
-        "A second paragraph.",
+        "-n, --dry-run: Don’t actually remove anything, just show what would be done. A second paragraph.",
         "-q: Be quiet.",
+    ]  # a description's later paragraphs join the line of its term
+
+
+def test_a_list_in_a_description_keeps_its_items_on_their_own_lines():
+    html = (
+        "<dl><dt>color.ui</dt><dd><p>When to colour.</p><p>The default is auto.</p>"
+        "<ul><li><p>never</p></li><li><p>always</p></li></ul><p>After the list.</p></dd></dl>"
+    )
+    assert html_to_text(html).split("\n") == [
+        "color.ui: When to colour. The default is auto.",
+        "never",
+        "always",
+        "After the list.",
     ]
 
 

@@ -68,3 +68,31 @@ def test_sentences_keep_their_document_order_and_offsets() -> None:
         "The meeting was in Geneva.",
     ]  # in document order, at their offsets (the passage starts at 100), the unrelated sentence left out
     assert shown.sentences == ("Delegates from 41 countries attended.", "The meeting was in Geneva.")
+
+
+def test_titles_do_not_use_up_the_sentences():
+    text = f"{TITLE}\nThe report on anti-trafficking progress covers 57 states.\nMinisters met in Vienna in July."
+    embedder = FakeEmbedder()
+    question = "steady progress in national anti-trafficking efforts report"
+    [shown] = select_evidence(question, embedder.embed([question])[0], [passage(1, text)], embedder, 1, 1)
+    assert shown.header == f"{TITLE} (18 July 2022)"  # the title, whole, in the header
+    assert shown.text == "The report on anti-trafficking progress covers 57 states."  # and still one sentence
+
+
+def test_a_sentence_inside_a_definition_entry_brings_the_term_it_describes():
+    text = (
+        "octopus: This resolves cases with more than two heads. It bundles topic branches. "
+        "This is the default merge strategy when merging more than one branch.\n"
+        "ours: This resolves any number of heads."
+    )
+    [shown] = evidence_for("default merge strategy when merging more than one branch", [passage(1, text, "MERGE")])
+    assert shown.sentences[0] == "octopus: This resolves cases with more than two heads."
+    assert "This is the default merge strategy when merging more than one branch." in shown.sentences
+
+
+def test_a_sentence_that_two_passages_share_is_shown_once():
+    shared = "The default merge strategy is ort when merging one branch."
+    first = passage(1, f"{shared} Some strategies take options.", "MERGE")
+    second = passage(2, f"{shared} The octopus strategy merges more than two heads.", "PULL")
+    shown = evidence_for("default merge strategy", [first, second])
+    assert sum(e.sentences.count(shared) for e in shown) == 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.sentences import sentence_spans, split_sentences
+from qa.sentences import entry_term, sentence_spans, split_sentences
 
 
 def test_docstring_example():
@@ -76,3 +76,12 @@ def test_spans_map_back_and_exclude_whitespace():
 def test_empty_and_blank_text_have_no_sentences():
     assert sentence_spans("") == []
     assert sentence_spans(" \n\n \t") == []
+
+
+def test_a_definition_line_names_its_term():
+    assert entry_term("gc.auto: When there are approximately more than this many loose objects …") == "gc.auto"
+    assert entry_term("-u, --update: Update the index just where it already has an entry.") == "-u, --update"
+    assert entry_term("os.path.join(path, *paths): Join one or more path segments.") == "os.path.join(path, *paths)"
+    assert entry_term("He left early. Then: nothing.") is None  # a sentence ends before the colon
+    assert entry_term("## OPTIONS: all") is None
+    assert entry_term("https://example.org is the address.") is None
