@@ -4,9 +4,7 @@
     evidence[0].n == 1 and "34 of the 57" in evidence[0].text
 
 Prompt tokens are the main cost of an answer here (~80 tokens/s), so the model sees sentences, not chunks.
-A sentence's score is its cosine with the question plus a bonus for shared terms and a small one for its
-passage's retrieval rank (hybrid retrieval judged the whole passage, a sentence alone misses its context);
-each passage shown keeps
+A sentence's score is its cosine with the question plus a bonus for shared terms; each passage shown keeps
 its sentences in document order under a short header (title and date). The header is the only copy of the
 title: a picked sentence that is the title line itself moves into the header, whole, instead of being shown
 twice (each prompt token costs ~11 ms of time to first token on 2 cores), and titles do not count against
@@ -28,7 +26,6 @@ LEXICAL_WEIGHT = 0.3
 HEADER_WORDS = 7
 REPEATED_HEADER_WORDS = 3  # a title already shown above is only recalled
 RELATIVE_CUTOFF = 0.3  # sentences scoring this far below the best one are left out of the prompt
-RANK_PRIOR = 0.1  # a sentence of the n-th passage gains RANK_PRIOR / n: retrieval ranked the passage as a whole
 
 
 def select_evidence(
@@ -47,7 +44,6 @@ def select_evidence(
     if not candidates:
         return []
     scores = score_sentences(question, question_vector, [c[3] for c in candidates], embedder)
-    scores = scores + RANK_PRIOR * np.array([1.0 / c[0] for c in candidates])
     is_title = [_is_title(c[3], passages[c[0] - 1].title) for c in candidates]
     ranked = np.argsort(-scores, kind="stable")
     # titles go to the headers, so they do not use up the sentences: a title among the top n shows whole

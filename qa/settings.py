@@ -46,12 +46,10 @@ class Settings(BaseSettings):
     boilerplate_min_lines: int = 10
 
     # Retrieval and prompt size.
-    top_k: int = 8  # passages retrieved and returned
-    # Evidence: the best sentences of the top passages. On the dev splits (answerable single questions, must_contain
-    # in the shown text; docs/measurements/evidence-entries-20261204/evidence_hit.py): 5 of 8 passages with the
-    # rank prior of qa/evidence.py hold the answer for 58/67 seeds and 14/19 git questions at 1,105/829 characters,
-    # against 55/67 and 12/19 at 1,130/899 for 5 of 5 without it.
-    prompt_passages: int = 8  # passages whose sentences may be shown
+    top_k: int = 5  # passages retrieved and returned
+    # Evidence: the best sentences of the top passages. 5 of 5 held the gold answer for 0.81 of answerable gold
+    # items at ~252 prompt tokens; 6 of 4 (the first setting) for 0.77 at ~266 (eval/gold.jsonl, must_contain).
+    prompt_passages: int = 5  # passages whose sentences may be shown
     evidence_sentences: int = 5  # sentences put in the prompt, across passages (plus ones they lean on)
     rrf_k: int = 60
     # "cite": the model answers with [n] markers, which qa/verify.py checks and moves; "extract": it first picks

@@ -26,7 +26,7 @@ def test_ask_returns_an_answer_with_verified_citations(assistant, seed_store, fa
         assert seed_store.docs[c.source].text[c.start : c.end] == c.quote
         assert answer.passages[c.n - 1].source == c.source
     assert "only 34 of the 57 signatories" in answer.citations[0].quote
-    assert len(answer.passages) == assistant.settings.top_k
+    assert len(answer.passages) == 5
     assert len(fake_generator.calls) == 1
 
 
@@ -61,7 +61,7 @@ def test_an_unsupported_answer_is_refused_with_the_closest_passages(assistant, f
     answer = assistant.ask("Where are the OSCE headquarters?")
     assert answer.refused and answer.refusal_reason == "claim_not_quoted"  # "Canberra" is in no passage
     assert answer.text == REFUSAL_TEXT and answer.citations == []
-    assert len(answer.passages) == assistant.settings.top_k
+    assert len(answer.passages) == 5
 
 
 def test_a_model_that_declines_is_refused(assistant, fake_generator):
