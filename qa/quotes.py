@@ -17,6 +17,7 @@ import numpy as np
 from qa.language import INSTRUCTION
 from qa.prompt import Evidence
 from qa.records import Passage
+from qa.sentences import entry_term
 from qa.tokens import numbers, terms
 
 MAX_QUOTES = 3
@@ -35,6 +36,7 @@ class Shown:
     numbers: frozenset[str]
     header_terms: frozenset[str]
     header_numbers: frozenset[str]
+    entry: int = -1  # inside a definition-list entry ("octopus: …"): where the entry's line starts; else -1
 
     @property
     def covers(self) -> frozenset[str]:
@@ -86,6 +88,12 @@ def pick_quotes(
     if not chosen and shown:
         vectors = embed([claim] + [s.text for s in shown])
         chosen = [shown[int(np.argmax(vectors[1:] @ vectors[0]))]]
+    # an entry is one statement about its term: the term's sentence and the one that says what is asked
+    # ("octopus: This resolves …" + "This is the default … more than one branch") are quoted together
+    entries = {(s.n, s.entry) for s in chosen if s.entry >= 0}
+    for s in shown:
+        if len(chosen) < MAX_QUOTES and (s.n, s.entry) in entries and s not in chosen:
+            chosen.append(s)
     return sorted(chosen, key=lambda s: (s.n, s.start))
 
 
@@ -111,6 +119,14 @@ def shown_sentences(evidence: list[Evidence], passages: list[Passage]) -> list[S
                     frozenset(numbers(text)),
                     header_terms,
                     header_numbers,
+                    _entry(passage, start),
                 )
             )
     return out
+
+
+def _entry(passage: Passage, start: int) -> int:
+    """Where the definition-list entry that a sentence at `start` belongs to starts, or -1 (qa.sentences.entry_term)."""
+    line = passage.text.rfind("\n", 0, start - passage.start) + 1
+    end = passage.text.find("\n", line)
+    return passage.start + line if entry_term(passage.text[line : end if end >= 0 else None]) else -1

@@ -12,7 +12,7 @@ from index.clean import clean_corpus
 from index.load import load_corpus
 from qa.cite import cited_text
 from qa.prompt import Evidence
-from qa.quotes import shown_sentences
+from qa.quotes import pick_quotes, shown_sentences
 from qa.records import Passage
 from qa.settings import ROOT
 from qa.support import SupportModel
@@ -191,3 +191,20 @@ def test_the_shipped_support_model_loads(tmp_path):
 
     model = SupportModel.load(Settings().support_model)
     assert 0 < model.threshold < 1 and model.weights and set(model.weights) <= set(model.means)
+
+
+def test_a_quote_inside_a_definition_entry_comes_with_the_entry_s_other_shown_sentence():
+    text = (
+        "octopus: This resolves cases with more than two heads. It bundles topic branches. "
+        "This is the default merge strategy when merging more than one branch.\nours: This keeps our tree."
+    )
+    entry = Passage("m#0", "merge.html", "MERGE STRATEGIES", text, 1.0, 0.9, 1000, 1000 + len(text))
+    head, default = (0, 54), (text.index("This is the default"), text.index(" branch.") + 8)
+    shown_evidence = Evidence(1, "MERGE STRATEGIES", "", [(1000 + s, 1000 + e) for s, e in (head, default)])
+    shown = shown_sentences([shown_evidence], [entry])
+    assert [s.entry for s in shown] == [1000, 1000]
+    quotes = pick_quotes("Git uses octopus.", {"octopus"}, set(), shown, [1], FakeEmbedder().embed)
+    assert [q.text for q in quotes] == [
+        "octopus: This resolves cases with more than two heads.",
+        "This is the default merge strategy when merging more than one branch.",
+    ]  # the term's sentence holds the claim's new word; the entry's other sentence says what was asked
