@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 from index.metadata import extract_metadata, is_date_key
 from qa.records import SECTION_SEPARATOR, Chunk, Metadata, SourceDoc
-from qa.sentences import code_blocks, code_lines, entry_term, heading, is_anaphoric, sentence_spans
+from qa.sentences import code_blocks, code_lines, entry_at, heading, is_anaphoric, sentence_spans
 
 TITLE_SEPARATOR = SECTION_SEPARATOR
 
@@ -57,12 +57,10 @@ def chunk_document(doc: SourceDoc, target_chars: int = 500, max_chars: int = 900
 def _title(text: str, section: Section, start: int) -> str:
     """The section's title; a chunk that starts inside a definition-list entry adds the entry's term
     ("git-gc(1) Manual Page › CONFIGURATION › gc.auto"), which its text has left behind in the chunk before."""
-    line_start = text.rfind("\n", 0, start) + 1
-    if line_start == start or line_start < section.start:
+    entry = entry_at(text, start)
+    if entry is None or entry[0] == start or entry[0] < section.start:
         return section.title
-    line_end = text.find("\n", line_start)
-    term = entry_term(text[line_start : line_end if line_end >= 0 else len(text)])
-    return f"{section.title}{TITLE_SEPARATOR}{term}" if term else section.title
+    return f"{section.title}{TITLE_SEPARATOR}{entry[1]}"
 
 
 def units(text: str, offset: int = 0) -> list[tuple[int, int]]:

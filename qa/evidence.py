@@ -19,7 +19,7 @@ import numpy as np
 from qa.embed import Embedder
 from qa.prompt import Evidence
 from qa.records import SECTION_SEPARATOR, Passage
-from qa.sentences import entry_term, heading, is_anaphoric, sentence_spans
+from qa.sentences import entry_at, heading, is_anaphoric, sentence_spans
 from qa.tokens import terms
 
 LEXICAL_WEIGHT = 0.3
@@ -104,13 +104,15 @@ def _entry_heads(chosen: set[int], passages: list[Passage], candidates: list[tup
     entry's first sentence, which names its term."""
     heads = set()
     for i in chosen:
-        j = i
-        while j > 0 and candidates[j - 1][0] == candidates[i][0]:
-            if _new_line(passages[candidates[i][0] - 1], candidates[j - 1], candidates[j]):
-                break
-            j -= 1
-        if j != i and entry_term(candidates[j][3]):
-            heads.add(j)
+        n, start = candidates[i][0], candidates[i][1]
+        passage = passages[n - 1]
+        entry = entry_at(passage.text, start - passage.start)
+        if entry is None:
+            continue
+        line_start = passage.start + entry[0]
+        head = next((j for j, c in enumerate(candidates) if c[0] == n and line_start <= c[1]), i)
+        if head != i:
+            heads.add(head)
     return heads
 
 

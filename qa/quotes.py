@@ -17,7 +17,7 @@ import numpy as np
 from qa.language import INSTRUCTION
 from qa.prompt import Evidence
 from qa.records import Passage
-from qa.sentences import entry_term
+from qa.sentences import entry_at
 from qa.tokens import numbers, terms
 
 MAX_QUOTES = 3
@@ -126,7 +126,6 @@ def shown_sentences(evidence: list[Evidence], passages: list[Passage]) -> list[S
 
 
 def _entry(passage: Passage, start: int) -> int:
-    """Where the definition-list entry that a sentence at `start` belongs to starts, or -1 (qa.sentences.entry_term)."""
-    line = passage.text.rfind("\n", 0, start - passage.start) + 1
-    end = passage.text.find("\n", line)
-    return passage.start + line if entry_term(passage.text[line : end if end >= 0 else None]) else -1
+    """Where the definition-list entry that a sentence at `start` belongs to starts, or -1 (qa.sentences.entry_at)."""
+    entry = entry_at(passage.text, start - passage.start)
+    return passage.start + entry[0] if entry else -1

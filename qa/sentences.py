@@ -32,6 +32,15 @@ def entry_term(line: str) -> str | None:
     return m.group(1) if m and not heading(line) else None
 
 
+def entry_at(text: str, offset: int) -> tuple[int, str] | None:
+    """The definition-list entry that the character at `offset` of `text` belongs to: where its line starts
+    and its term, or None: entry_at("a\\ngc.auto: When … This is …", 22) == (2, "gc.auto")."""
+    line_start = text.rfind("\n", 0, offset) + 1
+    line_end = text.find("\n", line_start)
+    term = entry_term(text[line_start : line_end if line_end >= 0 else len(text)])
+    return (line_start, term) if term else None
+
+
 def code_lines(lines: list[str]) -> set[int]:
     """Indexes of the lines inside ``` fences, the fences included (an unclosed fence runs to the end)."""
     inside, found = False, set()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.sentences import entry_term, sentence_spans, split_sentences
+from qa.sentences import entry_at, entry_term, sentence_spans, split_sentences
 
 
 def test_docstring_example():
@@ -85,3 +85,12 @@ def test_a_definition_line_names_its_term():
     assert entry_term("He left early. Then: nothing.") is None  # a sentence ends before the colon
     assert entry_term("## OPTIONS: all") is None
     assert entry_term("https://example.org is the address.") is None
+
+
+def test_a_sentence_inside_an_entry_finds_the_entry_line_and_its_term():
+    text = "OPTIONS\ngc.auto: When there are many loose objects. The default value is 6700.\nOther text."
+    later = text.index("The default")
+    assert entry_at(text, later) == (8, "gc.auto")
+    assert entry_at(text, 8) == (8, "gc.auto")  # the entry's own first sentence
+    assert entry_at(text, text.index("Other")) is None
+    assert entry_at(text, 0) is None
