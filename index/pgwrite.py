@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -46,6 +47,7 @@ log = logging.getLogger("index.pgwrite")
 BUILD_LOCK = 0x51A1DE  # pg_advisory_xact_lock key: one `qa index` at a time per database
 IMPACT_DRIFT = 0.02  # relative change of the average chunk length beyond which every impact is recomputed
 TABLES = ("qa_stats", "qa_terms", "qa_postings", "qa_chunks", "qa_documents", "qa_manifest")
+PROGRESS_SECONDS = 5.0  # how often a vector index build under way says how far it is
 LISTS_SLACK = 2.0  # an IVFFlat index is rebuilt when its lists are off the table's by more than this factor
 
 
@@ -332,9 +334,12 @@ class PostgresWriter:
         )
         self._conn.execute("SELECT set_config('maintenance_work_mem', %s, true)", (self.build_memory,))
         self._conn.add_notice_handler(self._warn_if_spilled)
+        watch = BuildProgress(self.url, self._conn.info.backend_pid, self.stage)
+        watch.start()
         try:
             self._conn.execute(f"CREATE INDEX {name} ON qa_chunks USING {method}")
         finally:
+            watch.stop()
             self._conn.remove_notice_handler(self._warn_if_spilled)
 
     def _swap_vectors(self) -> None:
@@ -354,6 +359,51 @@ class PostgresWriter:
                 self.build_memory,
                 notice.message_primary,
             )
+
+
+class BuildProgress(threading.Thread):
+    """How far a CREATE INDEX under way is, every `every` seconds while it runs, read from PostgreSQL's
+    pg_stat_progress_create_index on a connection of its own (the build's is busy): pgvector reports its
+    phases (k-means, assigning and loading tuples for IVFFlat; loading tuples for HNSW) with the tuples done.
+    Progress is a courtesy: if it cannot be read, the build goes on without it."""
+
+    def __init__(self, url: str, pid: int, say: Callable[[str], None], every: float = PROGRESS_SECONDS) -> None:
+        super().__init__(name="vector-index-progress", daemon=True)
+        self.url, self.pid, self.say, self.every = url, pid, say, every
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        import psycopg
+
+        started, said = time.monotonic(), ""
+        try:
+            with psycopg.connect(self.url, connect_timeout=CONNECT_TIMEOUT, autocommit=True) as conn:
+                while not self._done.wait(self.every):
+                    row = conn.execute(
+                        "SELECT phase, tuples_done, tuples_total FROM pg_stat_progress_create_index WHERE pid = %s",
+                        (self.pid,),
+                    ).fetchone()
+                    line = progress_line(*row, time.monotonic() - started) if row else ""
+                    if line and line != said and not self._done.is_set():
+                        self.say(line)
+                        said = line
+        except Exception as e:  # noqa: BLE001 - a courtesy: never the reason a build fails
+            log.debug("vector index progress unavailable: %s", e)
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join(CONNECT_TIMEOUT + 1)
+
+
+def progress_line(phase: str, done: int | None, total: int | None, seconds: float) -> str:
+    """progress_line("loading tuples", 250_000, 1_000_000, 42.0)
+    == "vector index: loading tuples, 250,000 of 1,000,000 chunks (25%), 42 s" """
+    phase = (phase or "").removeprefix("building index: ")
+    if done is not None and total:
+        return f"vector index: {phase}, {done:,} of {total:,} chunks ({100 * done // total}%), {seconds:.0f} s"
+    if done:  # HNSW counts the tuples it has loaded, without a total
+        return f"vector index: {phase}, {done:,} chunks, {seconds:.0f} s"
+    return f"vector index: {phase}, {seconds:.0f} s"
 
 
 POSTINGS_SQL = """
