@@ -14,9 +14,12 @@ from inside a definition-list entry comes with the entry's first sentence, which
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from qa.embed import Embedder
+from qa.language import THIS_YEAR, TODAY
 from qa.prompt import Evidence
 from qa.records import SECTION_SEPARATOR, Passage
 from qa.sentences import entry_at, heading, is_anaphoric, sentence_spans
@@ -25,6 +28,7 @@ from qa.tokens import terms
 LEXICAL_WEIGHT = 0.3
 HEADER_WORDS = 7
 REPEATED_HEADER_WORDS = 3  # a title already shown above is only recalled
+YEAR = re.compile(r"\b(?:1[6-9]|20)\d\d\b")
 RELATIVE_CUTOFF = 0.3  # sentences scoring this far below the best one are left out of the prompt
 
 
@@ -61,13 +65,27 @@ def select_evidence(
             header = passage_header(passage, REPEATED_HEADER_WORDS if passage.title in shown_titles else HEADER_WORDS)
         picked = [c for c in picked if c not in titles] or picked
         if picked:
+            shown = [dated(c[3], passage.metadata.date) for c in picked]
             text = "".join(
-                ("\n" if i and _new_line(passage, picked[i - 1], c) else " " if i else "") + c[3]
+                ("\n" if i and _new_line(passage, picked[i - 1], c) else " " if i else "") + shown[i]
                 for i, c in enumerate(picked)
             )
-            evidence.append(Evidence(n, header, text, [(c[1], c[2]) for c in picked], tuple(c[3] for c in picked)))
+            evidence.append(Evidence(n, header, text, [(c[1], c[2]) for c in picked], tuple(shown)))
             shown_titles.add(passage.title)
     return evidence
+
+
+def dated(sentence: str, date: str) -> str:
+    """The sentence with the date its "today" and "this year" mean, when its document has one.
+
+    dated("The findings were presented today.", "18 July 2022")
+        == "The findings were presented today (18 July 2022)."
+    """
+    if not date or date in sentence:
+        return sentence
+    sentence = TODAY.sub(lambda m: f"{m.group(0)} ({date})", sentence)
+    year = YEAR.search(date)
+    return THIS_YEAR.sub(lambda m: f"{m.group(0)} ({year.group(0)})", sentence) if year else sentence
 
 
 def _is_title(sentence: str, title: str) -> bool:

@@ -96,3 +96,22 @@ def test_a_sentence_that_two_passages_share_is_shown_once():
     second = passage(2, f"{shared} The octopus strategy merges more than two heads.", "PULL")
     shown = evidence_for("default merge strategy", [first, second])
     assert sum(e.sentences.count(shared) for e in shown) == 1
+
+
+def test_today_and_this_year_are_shown_with_the_date_of_their_document_and_quoted_as_written():
+    text = "The main findings were presented in Vienna today. This year’s conference had 800 participants."
+    [shown] = evidence_for("When were the main findings presented at this year's conference?", [passage(1, text)])
+    assert shown.sentences == (
+        "The main findings were presented in Vienna today (18 July 2022).",
+        "This year’s (2022) conference had 800 participants.",
+    )
+    [start, end] = shown.spans[0]
+    assert text[start - 100 : end - 100] == "The main findings were presented in Vienna today."  # the quote: the source
+    [undated] = evidence_for("When were the main findings presented?", [passage(1, text, metadata=Metadata())])
+    assert "today." in undated.text and "(" not in undated.text
+
+
+def test_a_sentence_that_gives_its_date_already_is_shown_as_it_is():
+    text = "VIENNA, 18 July 2022 – The report was presented today."
+    [shown] = evidence_for("When was the report presented?", [passage(1, text)])
+    assert shown.sentences == (text,)
