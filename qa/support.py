@@ -26,6 +26,7 @@ FEATURES = (
     "similarity",
     "answer_min_p",
     "answer_mean_p",
+    "added_min_p",
 )
 
 

@@ -15,6 +15,8 @@ the fewest shown sentences (up to three) that hold what the claim adds to the qu
                     question); asked only when its answer could change the decision
     answer_min_p    the lowest probability the model gave a token of the claim as it wrote it (greedy)
     answer_mean_p   the mean of those probabilities
+    added_min_p     the lowest of the tokens that spell the words the claim adds to the question: how sure the
+                    model was of its answer, not of its restating of the question
     similarity      the best retrieval similarity of the question's passages
 
 They combine into one probability (a logistic model fitted on the dev split by eval/calibrate.py); a claim is
@@ -39,7 +41,7 @@ from qa.prompt import Evidence
 from qa.quotes import Shown, pick_quotes, quote_text, shown_sentences
 from qa.records import Citation, ClaimCheck, Passage
 from qa.support import SupportModel
-from qa.tokens import numbers, terms
+from qa.tokens import WORD, numbers, terms
 
 MIN_CLAIM_TERMS = 0.5  # share of the words a claim adds that its quotes must hold: the quotes state the claim
 
@@ -99,7 +101,7 @@ def verify(
     for claim in claims:
         text = clean[claim.start : claim.end].strip()
         if any(c.isalnum() for c in text):  # a lone "." after a marker is no claim
-            sure = claim_confidence(text, confidence or [])
+            sure = claim_confidence(text, confidence or [], set(terms(text)) - set(terms(question)))
             pending.append(prepare(question, text, claim.cited, shown, passages, similarity, tools, picked, sure))
     judge_once(question, pending, tools, model)
     return [finish(p, passages, model) for p in pending]
@@ -188,22 +190,27 @@ def finish(p: Pending, passages: list[Passage], model: SupportModel) -> ClaimChe
     )
 
 
-def claim_confidence(claim: str, pieces: list[tuple[str, float]]) -> dict[str, float]:
+def claim_confidence(claim: str, pieces: list[tuple[str, float]], added: set[str] = frozenset()) -> dict[str, float]:
     """The lowest and the mean probability of the pieces of the draft that spell the claim (the whole draft
-    when the claim is not found in it as one stretch); {} when unknown."""
+    when the claim is not found in it as one stretch), and the lowest of those that spell a word whose term
+    is in `added`; {} when unknown."""
     if not pieces:
         return {}
     draft = "".join(text for text, _ in pieces)
     at = draft.find(claim)
     start, end = (at, at + len(claim)) if at >= 0 else (0, len(draft))
-    probabilities, offset = [], 0
+    spans = [(start + m.start(), start + m.end()) for m in WORD.finditer(claim) if at >= 0 and added & set(terms(m[0]))]
+    probabilities, answer, offset = [], [], 0
     for text, p in pieces:
         if offset < end and offset + len(text) > start and text.strip():
             probabilities.append(p)
+            if any(offset < b and offset + len(text) > a for a, b in spans):
+                answer.append(p)
         offset += len(text)
     if not probabilities:
         return {}
-    return {"answer_min_p": min(probabilities), "answer_mean_p": sum(probabilities) / len(probabilities)}
+    sure = {"answer_min_p": min(probabilities), "answer_mean_p": sum(probabilities) / len(probabilities)}
+    return {**sure, "added_min_p": min(answer) if answer else sure["answer_min_p"]}
 
 
 def measure(

@@ -283,7 +283,7 @@ def test_without_log_probabilities_one_warning_no_probabilities_and_no_judge(see
     assert all(b["max_tokens"] != 1 for b in bodies)  # no yes/no question was ever sent
     for answer in answers:
         assert answer.draft == "Only 34 of the 57 signatories criminalise it [1]." and answer.checks
-        assert all({"judge", "answer_min_p"}.isdisjoint(c.features) for c in answer.checks)
+        assert all({"judge", "answer_min_p", "added_min_p"}.isdisjoint(c.features) for c in answer.checks)
     with scripted(reply) as (url, _):
         off = Assistant(
             settings.model_copy(update={"llm_url": url, "judge": "off"}),

@@ -208,3 +208,17 @@ def test_a_quote_inside_a_definition_entry_comes_with_the_entry_s_other_shown_se
         "octopus: This resolves cases with more than two heads.",
         "This is the default merge strategy when merging more than one branch.",
     ]  # the term's sentence holds the claim's new word; the entry's other sentence says what was asked
+
+
+def test_the_model_s_confidence_in_its_answer_is_read_from_the_words_it_adds_to_the_question():
+    from qa.verify import claim_confidence
+
+    question = "Who made up most of those fleeing the fighting?"
+    claim = "Most of those fleeing the fighting were women and children"
+    pieces = [("Most", 0.2), (" of those fleeing the fighting", 0.95), (" were", 0.5), (" women", 0.97)]
+    pieces += [(" and", 0.99), (" child", 0.9), ("ren", 0.99), (" [2].", 0.9)]
+    sure = claim_confidence(claim, pieces, set(terms(claim)) - set(terms(question)))
+    assert sure["answer_min_p"] == 0.2  # "Most", restating the question
+    assert sure["added_min_p"] == 0.9  # "women and children": " child" is its least sure piece
+    assert claim_confidence("not in the draft", pieces, {"women"})["added_min_p"] == 0.2  # the whole draft
+    assert claim_confidence(claim, [], {"women"}) == {}
