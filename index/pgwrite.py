@@ -375,7 +375,7 @@ class BuildProgress(threading.Thread):
     def run(self) -> None:
         import psycopg
 
-        started, said = time.monotonic(), ""
+        started = time.monotonic()
         try:
             with psycopg.connect(self.url, connect_timeout=CONNECT_TIMEOUT, autocommit=True) as conn:
                 while not self._done.wait(self.every):
@@ -383,10 +383,8 @@ class BuildProgress(threading.Thread):
                         "SELECT phase, tuples_done, tuples_total FROM pg_stat_progress_create_index WHERE pid = %s",
                         (self.pid,),
                     ).fetchone()
-                    line = progress_line(*row, time.monotonic() - started) if row else ""
-                    if line and line != said and not self._done.is_set():
-                        self.say(line)
-                        said = line
+                    if row and not self._done.is_set():
+                        self.say(progress_line(*row, time.monotonic() - started))
         except Exception as e:  # noqa: BLE001 - a courtesy: never the reason a build fails
             log.debug("vector index progress unavailable: %s", e)
 

@@ -14,12 +14,10 @@ from inside a definition-list entry comes with the entry's first sentence, which
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from qa.embed import Embedder
-from qa.language import THIS_YEAR, TODAY
+from qa.language import THIS_YEAR, TODAY, YEAR
 from qa.prompt import Evidence
 from qa.records import SECTION_SEPARATOR, Passage
 from qa.sentences import entry_at, heading, is_anaphoric, sentence_spans
@@ -28,7 +26,6 @@ from qa.tokens import terms
 LEXICAL_WEIGHT = 0.3
 HEADER_WORDS = 7
 REPEATED_HEADER_WORDS = 3  # a title already shown above is only recalled
-YEAR = re.compile(r"\b(?:1[6-9]|20)\d\d\b")
 RELATIVE_CUTOFF = 0.3  # sentences scoring this far below the best one are left out of the prompt
 
 

@@ -6,7 +6,7 @@ DECLINED                              a reply saying the passages do not answer
 INSTRUCTION                           text that talks to a model (prompt injection), never evidence
 FOLLOW_UP_*, WH                        follow-up questions and question words
 TWO_QUESTIONS                         where a question that asks two things divides
-TODAY, THIS_YEAR                      words that mean the day (the year) a dated document was published
+YEAR, TODAY, THIS_YEAR                a year; words that mean the day (the year) a dated document was published
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ NUMBER_WORDS = {
 
 # Dates a document gives relative to its own ("Vienna, 18 July 2022 – … presented today"); not "yesterday" or
 # "last week", which a date would have to be computed for
+YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 TODAY = re.compile(r"\btoday\b", re.IGNORECASE)
 THIS_YEAR = re.compile(r"\bthis year(?:['’]s)?", re.IGNORECASE)
 

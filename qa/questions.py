@@ -12,12 +12,11 @@ import re
 
 from qa.cite import split_claims
 from qa.errors import BadQuestionError
-from qa.language import FOLLOW_UP_START, FOLLOW_UP_WORDS, TWO_QUESTIONS, WH
+from qa.language import FOLLOW_UP_START, FOLLOW_UP_WORDS, TWO_QUESTIONS, WH, YEAR
 from qa.records import Turn
 from qa.tokens import terms, words
 
 MAX_QUESTION_CHARS = 2000
-YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 MIN_PART_TERMS = 2  # each half of a split question must ask about something
 

@@ -10,17 +10,15 @@ passages[0].source == "004_c02d08bf38d297e0.txt"
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 import numpy as np
 
 from qa.embed import Embedder
+from qa.language import YEAR
 from qa.records import Chunk, Passage
 from qa.store import Store
 from qa.tokens import terms
-
-YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 
 
 class HybridRetriever:

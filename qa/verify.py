@@ -97,11 +97,11 @@ def verify(
     picked = [s for s in shown if (s.n, s.start, s.end) in set(picks or [])]
     clean, claims = split_claims(draft)
     similarity = max((p.similarity for p in passages), default=0.0)
-    pending = []
+    pending, asked = [], set(terms(question))
     for claim in claims:
         text = clean[claim.start : claim.end].strip()
         if any(c.isalnum() for c in text):  # a lone "." after a marker is no claim
-            sure = claim_confidence(text, confidence or [], set(terms(text)) - set(terms(question)))
+            sure = claim_confidence(text, confidence or [], set(terms(text)) - asked)
             pending.append(prepare(question, text, claim.cited, shown, passages, similarity, tools, picked, sure))
     judge_once(question, pending, tools, model)
     return [finish(p, passages, model) for p in pending]
@@ -199,7 +199,8 @@ def claim_confidence(claim: str, pieces: list[tuple[str, float]], added: set[str
     draft = "".join(text for text, _ in pieces)
     at = draft.find(claim)
     start, end = (at, at + len(claim)) if at >= 0 else (0, len(draft))
-    spans = [(start + m.start(), start + m.end()) for m in WORD.finditer(claim) if at >= 0 and added & set(terms(m[0]))]
+    words = WORD.finditer(claim) if at >= 0 else ()
+    spans = [(start + m.start(), start + m.end()) for m in words if added & set(terms(m[0]))]
     probabilities, answer, offset = [], [], 0
     for text, p in pieces:
         if offset < end and offset + len(text) > start and text.strip():
